@@ -1,0 +1,112 @@
+import type { ClusterOptions } from './options.js'
+
+/** One command-line flag of `fastify-cluster start`. */
+export interface FlagSpec {
+  /** Long name, kebab-case, without dashes. */
+  name: string
+  short?: string
+  type: 'string' | 'boolean'
+  /** Env vars read when the flag is absent, first wins. */
+  env?: string[]
+  /** Shown in --help. */
+  default?: string
+  description: string
+  /** May be given more than once (`-r a -r b`). */
+  repeatable?: boolean
+  /** For a cluster flag: the `start()` option it sets. Flags without one are fastify-cli's and go to the workers. */
+  option?: keyof ClusterOptions
+  /** Set when the flag is known but not available with workers yet: the reason, shown as the error. */
+  unsupported?: string
+}
+
+/** `fastify start` flags of fastify-cli 8, handed to fastify-cli's own parser in each worker. */
+export const FASTIFY_FLAGS: readonly FlagSpec[] = [
+  { name: 'port', short: 'p', type: 'string', env: ['FASTIFY_PORT', 'PORT'], default: '3000', description: 'Port to listen on' },
+  { name: 'address', short: 'a', type: 'string', env: ['FASTIFY_ADDRESS'], default: 'localhost (0.0.0.0 in a container)', description: 'Address to listen on' },
+  { name: 'socket', short: 's', type: 'string', env: ['FASTIFY_SOCKET'], description: 'Unix socket to listen on' },
+  { name: 'log-level', short: 'l', type: 'string', env: ['FASTIFY_LOG_LEVEL'], default: 'fatal', description: "Log level of the app's logger" },
+  { name: 'require', short: 'r', type: 'string', env: ['FASTIFY_REQUIRE'], repeatable: true, description: 'Module to preload in each worker (repeatable)' },
+  { name: 'import', short: 'i', type: 'string', env: ['FASTIFY_IMPORT'], repeatable: true, description: 'ES module to preload in each worker (repeatable)' },
+  { name: 'logging-module', short: 'L', type: 'string', env: ['FASTIFY_LOGGING_MODULE'], description: 'Path to a logging configuration module' },
+  { name: 'pretty-logs', short: 'P', type: 'boolean', env: ['FASTIFY_PRETTY_LOGS'], default: 'false', description: "Pretty-print the app's logs (needs pino-pretty)" },
+  { name: 'options', short: 'o', type: 'boolean', env: ['FASTIFY_OPTIONS'], default: 'false', description: "Use the app file's exported `options`" },
+  { name: 'prefix', short: 'x', type: 'string', env: ['FASTIFY_PREFIX'], description: 'Route prefix for the app' },
+  { name: 'body-limit', type: 'string', env: ['FASTIFY_BODY_LIMIT'], description: 'Maximum request body size, bytes' },
+  { name: 'plugin-timeout', short: 'T', type: 'string', env: ['FASTIFY_PLUGIN_TIMEOUT'], default: '10000', description: 'Maximum time a plugin may take to load, ms' },
+  { name: 'close-grace-delay', short: 'g', type: 'string', env: ['FASTIFY_CLOSE_GRACE_DELAY'], default: '500', description: 'Accepted for compatibility: sets --stop-timeout when that is not given' },
+  { name: 'trust-proxy-enabled', type: 'boolean', env: ['FASTIFY_TRUST_PROXY_ENABLED'], description: 'Trust all proxies' },
+  { name: 'trust-proxy-ips', type: 'string', env: ['FASTIFY_TRUST_PROXY_IPS'], description: 'Trust these proxy addresses' },
+  { name: 'trust-proxy-hop', type: 'string', env: ['FASTIFY_TRUST_PROXY_HOP'], description: 'Trust this many proxy hops' },
+  { name: 'config', short: 'c', type: 'string', env: ['FASTIFY_CONFIG'], description: 'Configuration file for the fastify-cli flags' },
+  { name: 'watch', short: 'w', type: 'boolean', env: ['FASTIFY_WATCH'], description: 'Not available yet with workers', unsupported: '--watch is not supported by fastify-cluster yet: use fastify start --watch while developing' },
+  { name: 'ignore-watch', type: 'string', env: ['FASTIFY_IGNORE_WATCH'], description: 'Not available yet with workers (goes with --watch)' },
+  { name: 'follow-watch', type: 'string', env: ['FASTIFY_FOLLOW_WATCH'], description: 'Not available yet with workers (goes with --watch)' },
+  { name: 'verbose-watch', short: 'V', type: 'boolean', env: ['FASTIFY_VERBOSE_WATCH'], description: 'Not available yet with workers (goes with --watch)' },
+  { name: 'debug', short: 'd', type: 'boolean', env: ['FASTIFY_DEBUG'], description: 'Not available with workers', unsupported: '--debug is not supported with workers: run node --inspect on fastify-cluster (Node gives each worker its own inspector port)' },
+  { name: 'debug-port', short: 'I', type: 'string', env: ['FASTIFY_DEBUG_PORT'], description: 'Not available with workers (goes with --debug)' },
+  { name: 'debug-host', type: 'string', env: ['FASTIFY_DEBUG_HOST'], description: 'Not available with workers (goes with --debug)' },
+  { name: 'help', short: 'h', type: 'boolean', description: 'Show this help' }
+]
+
+/** Flags of the cluster itself; they resolve through `resolveOptions()` like the programmatic options. */
+export const CLUSTER_FLAGS: readonly FlagSpec[] = [
+  { name: 'workers', type: 'string', env: ['FASTIFY_WORKERS'], default: 'number of CPU cores', option: 'workers', description: 'Number of workers, or "max"' },
+  { name: 'startup-timeout', type: 'string', env: ['FASTIFY_STARTUP_TIMEOUT'], default: '30s', option: 'startupTimeout', description: 'A worker not ready by then is killed and counts as a failed start' },
+  { name: 'stop-timeout', type: 'string', env: ['FASTIFY_STOP_TIMEOUT'], default: '10s', option: 'workerStopTimeout', description: 'Time a draining worker has to close before SIGTERM, then SIGKILL' },
+  { name: 'drain-delay', type: 'string', env: ['FASTIFY_DRAIN_DELAY'], default: '0', option: 'drainDelay', description: 'On shutdown, keep serving this long before closing' },
+  { name: 'force-kill-delay', type: 'string', env: ['FASTIFY_FORCE_KILL_DELAY'], default: '1s', option: 'forceKillDelay', description: 'Time between SIGTERM and SIGKILL of a worker that would not stop' },
+  { name: 'sample-interval', type: 'string', env: ['FASTIFY_SAMPLE_INTERVAL'], default: '1s', option: 'sampleInterval', description: 'How often each worker reports its health' },
+  { name: 'restart-delay', type: 'string', env: ['FASTIFY_RESTART_DELAY'], default: '100ms', option: 'restartDelay', description: 'First delay before replacing a crashed worker (doubles per crash)' },
+  { name: 'max-restart-delay', type: 'string', env: ['FASTIFY_MAX_RESTART_DELAY'], default: '15s', option: 'maxRestartDelay', description: 'Cap of the restart delay' },
+  { name: 'stable-uptime', type: 'string', env: ['FASTIFY_STABLE_UPTIME'], default: '10s', option: 'stableUptime', description: 'Uptime after which a worker counts as stable' },
+  { name: 'crash-loop-limit', type: 'string', env: ['FASTIFY_CRASH_LOOP_LIMIT'], default: '5', option: 'crashLoopLimit', description: 'Unstable exits within the window that stop the cluster' },
+  { name: 'crash-loop-window', type: 'string', env: ['FASTIFY_CRASH_LOOP_WINDOW'], default: '60s', option: 'crashLoopWindow', description: 'Window in which unstable exits are counted' },
+  { name: 'cluster-log-level', type: 'string', env: ['FASTIFY_CLUSTER_LOG_LEVEL'], default: 'info', option: 'logger', description: "Level of the primary's own log (pino JSON on stdout)" }
+]
+
+export const ALL_FLAGS: readonly FlagSpec[] = [...FASTIFY_FLAGS, ...CLUSTER_FLAGS]
+
+function row (flag: FlagSpec): string {
+  const names = `${flag.short === undefined ? '    ' : `-${flag.short}, `}--${flag.name}${flag.type === 'string' ? ' <value>' : ''}`
+  const extras = [
+    flag.env === undefined ? '' : `env: ${flag.env.join(' or ')}`,
+    flag.default === undefined ? '' : `default: ${flag.default}`
+  ].filter((s) => s !== '').join('; ')
+  return `  ${names}\n      ${flag.description}${extras === '' ? '' : ` [${extras}]`}`
+}
+
+/** The text of `fastify-cluster start --help`. */
+export function startHelp (): string {
+  return [
+    'Usage: fastify-cluster start [options] <app-file> [--] [<plugin-options>]',
+    '',
+    'Runs a Fastify app (fastify-cli format) on several worker processes and keeps them healthy.',
+    'Durations take ms or a unit ("500ms", "10s", "2m"). Options after -- are passed to the app plugin.',
+    '',
+    'Cluster options:',
+    ...CLUSTER_FLAGS.map(row),
+    '',
+    'fastify start options (fastify-cli 8, same meaning):',
+    ...FASTIFY_FLAGS.map(row),
+    '',
+    'Signals: SIGTERM or SIGINT drains every worker and exits 0 (1 if a worker had to be killed);',
+    'a second signal kills the workers and exits 1.',
+    '',
+    'Examples:',
+    '  fastify-cluster start --workers 4 -p 8080 app.js',
+    '  FASTIFY_WORKERS=max fastify-cluster start --drain-delay 5s app.js -- --my-plugin-option 1',
+    ''
+  ].join('\n')
+}
+
+/** The text of `fastify-cluster --help`. */
+export function mainHelp (): string {
+  return [
+    'Usage: fastify-cluster <command> [options]',
+    '',
+    'Commands:',
+    '  start <app-file>   run the app on several workers (fastify-cluster start --help for options)',
+    '  help               show this help',
+    ''
+  ].join('\n')
+}

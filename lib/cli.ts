@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/*
+ * The `fastify-cluster` command: a thin layer over `start()`. The only place that calls process.exit.
+ */
+import { mainHelp, startHelp } from './cli-flags.js'
+import { parseStartArgs } from './cli-args.js'
+import { FST_CLUSTER_UNKNOWN_COMMAND } from './errors.js'
+import { start } from './launcher.js'
+import { didYouMean } from './messages.js'
+
+export interface CliIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  env: NodeJS.ProcessEnv
+}
+
+const PROCESS_IO: CliIo = {
+  stdout: (text) => { process.stdout.write(text) },
+  stderr: (text) => { process.stderr.write(text) },
+  env: process.env
+}
+
+function report (io: CliIo, err: unknown): void {
+  const e = err as { code?: unknown, message?: unknown }
+  io.stderr(typeof e?.code === 'string'
+    ? `fastify-cluster: ${e.code}: ${String(e.message)}\n`
+    : `fastify-cluster: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+}
+
+/** Runs the command line; resolves with the exit code. */
+export async function main (argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
+  const [command, ...args] = argv
+  try {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      io.stdout(mainHelp())
+      return 0
+    }
+    if (command !== 'start') throw new FST_CLUSTER_UNKNOWN_COMMAND(command, didYouMean(command, ['start', 'help']))
+    const parsed = parseStartArgs(args, io.env)
+    if (parsed.help) {
+      io.stdout(startHelp())
+      return 0
+    }
+    const handle = start(parsed.options, parsed.names)
+    const exit = await handle.closed
+    if (exit.error !== undefined) report(io, exit.error)
+    return exit.code
+  } catch (err) {
+    report(io, err)
+    return 1
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => { process.exit(code) })
+}

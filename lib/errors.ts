@@ -1,0 +1,85 @@
+import createError from '@fastify/error'
+
+/** The optional last argument of an error that wraps another: `new FST_CLUSTER_X(..., { cause })`. */
+type Cause = { cause: unknown }
+
+/*
+ * Every error fastify-cluster throws or reports. Codes are stable API: the README's errors table is checked
+ * against this module by a test. Messages quote what was received and say what is allowed.
+ */
+
+/** An option, flag or env var has the wrong type. `%s` are: name, what is allowed, the value received. */
+export const FST_CLUSTER_INVALID_OPTION = createError<[string, string, string]>(
+  'FST_CLUSTER_INVALID_OPTION', '%s must be %s, received %s', 500, TypeError)
+
+/** An option, flag or env var is of the right type but outside what is allowed. */
+export const FST_CLUSTER_OPTION_OUT_OF_RANGE = createError<[string, string, string]>(
+  'FST_CLUSTER_OPTION_OUT_OF_RANGE', '%s must be %s, received %s', 500, RangeError)
+
+/** An option key that does not exist (usually a typo). */
+export const FST_CLUSTER_UNKNOWN_OPTION = createError<[string, string]>(
+  'FST_CLUSTER_UNKNOWN_OPTION', 'unknown option "%s"%s', 500, TypeError)
+
+/** Two options that cannot be used together, or a required one missing. */
+export const FST_CLUSTER_CONFLICTING_OPTIONS = createError<[string]>(
+  'FST_CLUSTER_CONFLICTING_OPTIONS', '%s', 500, TypeError)
+
+/** A command-line flag that `fastify-cluster` does not know. */
+export const FST_CLUSTER_UNKNOWN_FLAG = createError<[string, string]>(
+  'FST_CLUSTER_UNKNOWN_FLAG', 'unknown flag "%s"%s; run with --help to list every flag', 500, TypeError)
+
+/** A command-line flag that needs a value was given none, or a flag that takes none was given one. */
+export const FST_CLUSTER_FLAG_VALUE = createError<[string]>(
+  'FST_CLUSTER_FLAG_VALUE', '%s', 500, TypeError)
+
+/** A command-line flag that may appear once was repeated. */
+export const FST_CLUSTER_FLAG_REPEATED = createError<[string, string]>(
+  'FST_CLUSTER_FLAG_REPEATED', 'flag %s may be given once, received it %s times', 500, TypeError)
+
+/** The first positional argument is not a command. */
+export const FST_CLUSTER_UNKNOWN_COMMAND = createError<[string, string]>(
+  'FST_CLUSTER_UNKNOWN_COMMAND', 'unknown command "%s"%s; commands: start, help', 500, TypeError)
+
+/** The app file is missing or does not exist. */
+export const FST_CLUSTER_APP_NOT_FOUND = createError<[string, Cause?]>(
+  'FST_CLUSTER_APP_NOT_FOUND', '%s', 500, TypeError)
+
+/** The app file loaded but does not export a Fastify plugin function. */
+export const FST_CLUSTER_APP_NOT_PLUGIN = createError<[string, string, Cause?]>(
+  'FST_CLUSTER_APP_NOT_PLUGIN',
+  'app file "%s" must export a Fastify plugin (a function, as module.exports or export default), received %s',
+  500, TypeError)
+
+/** `NODE_UNIQUE_ID` is set but this process is not a worker forked by fastify-cluster. */
+export const FST_CLUSTER_UNEXPECTED_WORKER_ENV = createError<[string]>(
+  'FST_CLUSTER_UNEXPECTED_WORKER_ENV',
+  'NODE_UNIQUE_ID is set to "%s" but this process was not forked by fastify-cluster; ' +
+  'unset NODE_UNIQUE_ID before starting the launcher', 500, Error)
+
+/** `start()` called a second time inside a worker. */
+export const FST_CLUSTER_ALREADY_STARTED = createError<[]>(
+  'FST_CLUSTER_ALREADY_STARTED', 'start() was already called in this worker process', 500, Error)
+
+/** An operation on a cluster that has been closed. */
+export const FST_CLUSTER_CLOSED = createError<[string]>(
+  'FST_CLUSTER_CLOSED', 'cannot %s: the cluster is closing or closed', 500, Error)
+
+/** Workers keep dying before they are stable: the crash-loop breaker stopped forking. */
+export const FST_CLUSTER_CRASH_LOOP = createError<[number, number, string]>(
+  'FST_CLUSTER_CRASH_LOOP',
+  'workers keep exiting before they are stable (%d unstable exits within %d ms); stopped forking. Last worker error: %s',
+  500, Error)
+
+/** A worker failed to boot in a way every worker would repeat (port taken, permission denied, bad app file). */
+export const FST_CLUSTER_FATAL_BOOT = createError<[string, string]>(
+  'FST_CLUSTER_FATAL_BOOT',
+  'a worker cannot start (%s: %s); not retrying because every worker would fail the same way', 500, Error)
+
+/** The app threw while a worker was loading or starting it. Wraps the original as `cause`. */
+export const FST_CLUSTER_WORKER_BOOT = createError<[string, Cause?]>(
+  'FST_CLUSTER_WORKER_BOOT', 'the app failed to start in a worker: %s', 500, Error)
+
+/** `ready` rejected because the cluster closed before every worker became ready. */
+export const FST_CLUSTER_NOT_READY = createError<[string]>(
+  'FST_CLUSTER_NOT_READY', 'the cluster closed before it was ready: %s', 500, Error)
+

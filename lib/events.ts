@@ -1,0 +1,106 @@
+import type { HealthSample } from './protocol.js'
+
+/** Lifecycle event names, `subject:verb`. Emitted by the handle `start()` returns; logged with the same fields. */
+export const ClusterEvents = {
+  /** A worker process was forked. Payload: {@link WorkerForkEvent}. */
+  WORKER_FORK: 'worker:fork',
+  /** A worker listens and sent its first health sample. Payload: {@link WorkerReadyEvent}. */
+  WORKER_READY: 'worker:ready',
+  /** A worker reported that the app failed to boot. Payload: {@link WorkerBootErrorEvent}. */
+  WORKER_BOOT_ERROR: 'worker:boot-error',
+  /** A worker process exited. Payload: {@link WorkerExitEvent}. */
+  WORKER_EXIT: 'worker:exit',
+  /** A worker sent a health sample. Payload: {@link WorkerHealthEvent}. */
+  WORKER_HEALTH: 'worker:health',
+  /** A worker sent an IPC message in our namespace that failed validation. Payload: {@link IpcInvalidEvent}. */
+  IPC_INVALID: 'ipc:invalid',
+  /** Every worker became ready for the first time. Payload: {@link ClusterReadyEvent}. */
+  CLUSTER_READY: 'cluster:ready',
+  /** Shutdown began (signal or `close()`). Payload: {@link ClusterShutdownEvent}. */
+  CLUSTER_SHUTDOWN: 'cluster:shutdown',
+  /** The crash-loop breaker tripped or a fatal boot error stopped the cluster. Payload: `{ error }`. */
+  CLUSTER_GIVE_UP: 'cluster:give-up',
+  /** Every worker is gone; the cluster is closed. Payload: {@link ClusterExit}. */
+  CLUSTER_CLOSE: 'cluster:close'
+} as const
+
+export type ClusterEventName = typeof ClusterEvents[keyof typeof ClusterEvents]
+
+/** Where a worker's Fastify server listens, as it reported it. */
+export interface WorkerAddress {
+  address: string
+  port: number
+  family: string
+}
+
+/** The state machine the primary keeps for each worker; it never infers intent from `exitedAfterDisconnect`. */
+export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopping' | 'exited'
+
+/** Why a worker exited, as the primary classifies it. */
+export type ExitReason =
+  | 'stopped' // we asked it to stop and it did
+  | 'crashed' // it died on its own after being ready
+  | 'boot-failed' // it died before becoming ready
+  | 'startup-timeout' // it was not ready within startupTimeout and was killed
+  | 'killed-at-deadline' // we asked it to stop, it did not within workerStopTimeout, we killed it
+
+/** A snapshot of one worker, as listed by `handle.workers()`. */
+export interface WorkerInfo {
+  /** The `cluster` worker id: unique per fork, never reused. */
+  id: number
+  /** The slot (0 .. workers-1) this worker fills; a replacement takes the same slot. */
+  slot: number
+  pid: number
+  state: WorkerState
+  /** Milliseconds since the worker was forked. */
+  uptime: number
+  /** How many times this slot's worker has been replaced after an unexpected exit. */
+  restarts: number
+  /** The last health sample it sent, with the primary's receive time; `null` before the first one. */
+  lastHealth: (HealthSample & { receivedAt: number }) | null
+  address: WorkerAddress | null
+}
+
+export interface WorkerForkEvent { id: number, slot: number, pid: number }
+export interface WorkerReadyEvent { id: number, slot: number, pid: number, address: WorkerAddress, bootMs: number }
+export interface WorkerBootErrorEvent {
+  id: number
+  slot: number
+  pid: number
+  code: string
+  message: string
+  /** True when every worker would fail the same way (port taken, permission denied, bad app file). */
+  fatal: boolean
+}
+export interface WorkerExitEvent {
+  id: number
+  slot: number
+  pid: number
+  code: number | null
+  signal: string | null
+  reason: ExitReason
+  /** True when the primary asked for this exit. */
+  expected: boolean
+  uptime: number
+  /** Delay before the slot's replacement is forked, or `null` when none will be. */
+  restartIn: number | null
+}
+export interface WorkerHealthEvent { id: number, slot: number, pid: number, sample: HealthSample }
+export interface IpcInvalidEvent { id: number, pid: number, reason: string, count: number }
+export interface ClusterReadyEvent { workers: WorkerInfo[], address: WorkerAddress | null }
+export interface ClusterShutdownEvent { reason: string, signal: string | null }
+/** How the cluster ended. `code` is the exit code the CLI uses: 0 clean, 1 forced or gave up. */
+export interface ClusterExit { code: number, reason: string, forced: boolean, error?: Error }
+
+export interface ClusterEventMap {
+  'worker:fork': [WorkerForkEvent]
+  'worker:ready': [WorkerReadyEvent]
+  'worker:boot-error': [WorkerBootErrorEvent]
+  'worker:exit': [WorkerExitEvent]
+  'worker:health': [WorkerHealthEvent]
+  'ipc:invalid': [IpcInvalidEvent]
+  'cluster:ready': [ClusterReadyEvent]
+  'cluster:shutdown': [ClusterShutdownEvent]
+  'cluster:give-up': [{ error: Error }]
+  'cluster:close': [ClusterExit]
+}

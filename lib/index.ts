@@ -1,0 +1,20 @@
+// The package's public surface. Nothing else is public.
+import { fastifyCluster } from '../plugin/index.js'
+
+export default fastifyCluster
+export { fastifyCluster, fastifyCluster as clusterPlugin }
+export type { ClusterPluginOptions, ClusterDecorator } from '../plugin/index.js'
+export { start } from './launcher.js'
+export type { ClusterHandle } from './launcher.js'
+export { resolveOptions, DEFAULTS } from './options.js'
+export type { ClusterOptions, ResolvedOptions, OptionNames } from './options.js'
+export { ClusterEvents } from './events.js'
+export type {
+  ClusterEventMap, ClusterEventName, ClusterExit, ClusterReadyEvent, ClusterShutdownEvent, ExitReason,
+  IpcInvalidEvent, WorkerAddress, WorkerBootErrorEvent, WorkerExitEvent, WorkerForkEvent, WorkerHealthEvent,
+  WorkerInfo, WorkerReadyEvent, WorkerState
+} from './events.js'
+export { MessageTypes, PROTOCOL_NAMESPACE, PROTOCOL_VERSION } from './protocol.js'
+export type { HealthSample } from './protocol.js'
+export type { Duration, Size } from './units.js'
+export * as errorCodes from './errors.js'

@@ -1,0 +1,19 @@
+import { hostname } from 'node:os'
+import pino, { type Logger, type LoggerOptions } from 'pino'
+
+/**
+ * The primary's logger: pino JSON lines. Workers' pids appear as `pid` in each line, so the primary's own pid
+ * goes under `primaryPid` instead of pino's default `pid`.
+ */
+export function createPrimaryLogger (option: boolean | LoggerOptions | Logger): Logger {
+  if (isLogger(option)) return option
+  const base = { primaryPid: process.pid, hostname: hostname(), name: 'fastify-cluster' }
+  if (option === false) return pino({ enabled: false })
+  if (option === true) return pino({ base, level: 'info' })
+  return pino({ base, level: 'info', ...option })
+}
+
+function isLogger (value: unknown): value is Logger {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as Logger).child === 'function' && typeof (value as Logger).info === 'function'
+}

@@ -1,0 +1,259 @@
+import { availableParallelism } from 'node:os'
+import type { FastifyPluginAsync, FastifyPluginCallback, FastifyServerOptions } from 'fastify'
+import type { Logger, LoggerOptions } from 'pino'
+import {
+  FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_OPTION_OUT_OF_RANGE,
+  FST_CLUSTER_UNKNOWN_OPTION
+} from './errors.js'
+import { describeValue, didYouMean } from './messages.js'
+import type {
+  ClusterShutdownEvent, WorkerExitEvent, WorkerForkEvent, WorkerReadyEvent
+} from './events.js'
+import { MAX_TIMER_MS, parseDuration, parseInteger, type Duration } from './units.js'
+
+/** Upper bound on `workers`: more is a typo, not a plan. */
+export const MAX_WORKERS = 1024
+
+type Hook<T> = (event: T) => void | Promise<void>
+
+/** Options of `start()`. The CLI's flags and env vars resolve through the same function. */
+export interface ClusterOptions {
+  /**
+   * Path to the app module, in fastify-cli's format (a plugin as `module.exports` or `export default`,
+   * optional `options` export). Workers load it; the primary never does. Exclusive with `app`.
+   */
+  appFile?: string
+  /**
+   * `fastify start` arguments for `appFile`: every fastify-cli flag (`-p`, `-a`, `-l`, `-o`, `-r`, ...) and
+   * `--` plugin options. Workers parse them with fastify-cli itself.
+   * @default []
+   */
+  fastifyArgs?: readonly string[]
+  /**
+   * The app as an inline Fastify plugin, for single-file programs: the same script runs in the primary and in
+   * the workers, and `start()` knows which it is. Exclusive with `appFile`.
+   */
+  app?: FastifyPluginAsync<any> | FastifyPluginCallback<any>
+  /** Options passed to the inline `app` plugin. @default {} */
+  appOptions?: Record<string, unknown>
+  /** Fastify server options for the inline `app` (each worker calls `Fastify(serverOptions)`). @default {} */
+  serverOptions?: FastifyServerOptions
+  /** Port for the inline `app`; 0 picks a free port shared by all workers. @default process.env.PORT or 3000 */
+  port?: number | string
+  /** Host for the inline `app`. @default "localhost" */
+  host?: string
+  /** Number of workers, or `"max"` for `os.availableParallelism()`. @default os.availableParallelism() */
+  workers?: number | string
+  /** A worker not ready (listening and reporting) within this is killed and counts as a failed start. @default "30s" */
+  startupTimeout?: Duration
+  /** Time a draining worker gets to close before it is sent SIGTERM, then SIGKILL. @default "10s" */
+  workerStopTimeout?: Duration
+  /** On shutdown, keep serving (marked draining) this long before closing: the load-balancer removal race. @default 0 */
+  drainDelay?: Duration
+  /** After SIGTERM, wait this long before SIGKILL. @default "1s" */
+  forceKillDelay?: Duration
+  /** How often each worker sends a health sample. @default "1s" */
+  sampleInterval?: Duration
+  /** First delay before replacing a crashed worker; doubles per consecutive crash of a slot (with jitter). @default 100 */
+  restartDelay?: Duration
+  /** Cap of the restart backoff. @default "15s" */
+  maxRestartDelay?: Duration
+  /** A worker up this long is stable: its slot's backoff resets and its exit is not counted by the breaker. @default "10s" */
+  stableUptime?: Duration
+  /** The breaker stops forking and closes the cluster after this many unstable exits within `crashLoopWindow`. @default 5 */
+  crashLoopLimit?: number | string
+  /** Window in which unstable exits are counted. @default "60s" */
+  crashLoopWindow?: Duration
+  /** Install SIGTERM/SIGINT (graceful shutdown, a second one forces) handlers in the primary. @default true */
+  signals?: boolean
+  /** Primary logger: `true` (pino JSON on stdout, level info), pino options, a pino logger, or `false`. @default true */
+  logger?: boolean | LoggerOptions | Logger
+  /** Called after a worker is forked. Errors are logged, never thrown. */
+  onWorkerFork?: Hook<WorkerForkEvent>
+  /** Called when a worker is ready. */
+  onWorkerReady?: Hook<WorkerReadyEvent>
+  /** Called when a worker exits, expected or not. */
+  onWorkerExit?: Hook<WorkerExitEvent>
+  /** Called when shutdown starts, before workers are told to drain. */
+  onShutdown?: Hook<ClusterShutdownEvent>
+}
+
+/** `ClusterOptions` after defaults and validation: complete, typed, frozen. */
+export interface ResolvedOptions {
+  readonly appFile: string | undefined
+  readonly fastifyArgs: readonly string[]
+  readonly app: FastifyPluginAsync<any> | FastifyPluginCallback<any> | undefined
+  readonly appOptions: Readonly<Record<string, unknown>>
+  readonly serverOptions: FastifyServerOptions | undefined
+  readonly port: number
+  readonly host: string
+  readonly workers: number
+  readonly startupTimeout: number
+  readonly workerStopTimeout: number
+  readonly drainDelay: number
+  readonly forceKillDelay: number
+  readonly sampleInterval: number
+  readonly restartDelay: number
+  readonly maxRestartDelay: number
+  readonly stableUptime: number
+  readonly crashLoopLimit: number
+  readonly crashLoopWindow: number
+  readonly signals: boolean
+  readonly logger: boolean | LoggerOptions | Logger
+  readonly onWorkerFork: Hook<WorkerForkEvent> | undefined
+  readonly onWorkerReady: Hook<WorkerReadyEvent> | undefined
+  readonly onWorkerExit: Hook<WorkerExitEvent> | undefined
+  readonly onShutdown: Hook<ClusterShutdownEvent> | undefined
+}
+
+export const DEFAULTS = Object.freeze({
+  fastifyArgs: [] as readonly string[],
+  appOptions: {},
+  host: 'localhost',
+  startupTimeout: 30_000,
+  workerStopTimeout: 10_000,
+  drainDelay: 0,
+  forceKillDelay: 1000,
+  sampleInterval: 1000,
+  restartDelay: 100,
+  maxRestartDelay: 15_000,
+  stableUptime: 10_000,
+  crashLoopLimit: 5,
+  crashLoopWindow: 60_000,
+  signals: true,
+  logger: true
+})
+
+const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
+  'appFile', 'fastifyArgs', 'app', 'appOptions', 'serverOptions', 'port', 'host', 'workers', 'startupTimeout',
+  'workerStopTimeout', 'drainDelay', 'forceKillDelay', 'sampleInterval', 'restartDelay', 'maxRestartDelay',
+  'stableUptime', 'crashLoopLimit', 'crashLoopWindow', 'signals', 'logger', 'onWorkerFork', 'onWorkerReady',
+  'onWorkerExit', 'onShutdown'
+])
+
+/**
+ * How each option was spelled where the user wrote it (`--workers`, `FASTIFY_WORKERS`), so errors name the
+ * input the user actually typed. Defaults to the option's own name.
+ */
+export type OptionNames = Partial<Record<keyof ClusterOptions, string>>
+
+function parseWorkers (name: string, value: unknown, cores: number): number {
+  if (value === 'max') return cores
+  const allowed = `a positive integer up to ${MAX_WORKERS} or "max"`
+  if (typeof value === 'string' && !/^-?\d+(\.\d+)?$/.test(value)) {
+    throw new FST_CLUSTER_INVALID_OPTION(name, allowed, describeValue(value))
+  }
+  if (typeof value !== 'number' && typeof value !== 'string') {
+    throw new FST_CLUSTER_INVALID_OPTION(name, allowed, describeValue(value))
+  }
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+    throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(name, allowed, describeValue(value))
+  }
+  return n
+}
+
+function parsePort (name: string, value: unknown): number {
+  return parseInteger(name, value, 0, 65535)
+}
+
+function hook<T> (name: string, value: unknown): Hook<T> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') throw new FST_CLUSTER_INVALID_OPTION(name, 'a function', describeValue(value))
+  return value as Hook<T>
+}
+
+function bool (name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new FST_CLUSTER_INVALID_OPTION(name, 'true or false', describeValue(value))
+  return value
+}
+
+/**
+ * Resolves user options once: rejects unknown keys, applies defaults, validates every value and the relations
+ * between them, and returns a frozen object. Throws the first problem as a coded error; forks nothing.
+ */
+export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
+  env: NodeJS.ProcessEnv = process.env, cores: number = availableParallelism()): ResolvedOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new FST_CLUSTER_INVALID_OPTION('options', 'an object', describeValue(input))
+  }
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_KEYS.has(key)) throw new FST_CLUSTER_UNKNOWN_OPTION(key, didYouMean(key, KNOWN_KEYS))
+  }
+  const n = (key: keyof ClusterOptions): string => names[key] ?? key
+  const given = <K extends keyof ClusterOptions>(key: K): ClusterOptions[K] | undefined =>
+    input[key] === undefined ? undefined : input[key]
+
+  const appFile = given('appFile')
+  const app = given('app')
+  if (appFile === undefined && app === undefined) {
+    throw new FST_CLUSTER_CONFLICTING_OPTIONS('one of appFile (a path to the app module) or app (an inline plugin) is required')
+  }
+  if (appFile !== undefined && app !== undefined) {
+    throw new FST_CLUSTER_CONFLICTING_OPTIONS('appFile and app cannot be used together: pick one way to name the app')
+  }
+  if (appFile !== undefined && (typeof appFile !== 'string' || appFile === '')) {
+    throw new FST_CLUSTER_INVALID_OPTION(n('appFile'), 'a non-empty path', describeValue(appFile))
+  }
+  if (app !== undefined && typeof app !== 'function') {
+    throw new FST_CLUSTER_INVALID_OPTION(n('app'), 'a Fastify plugin function', describeValue(app))
+  }
+  const fastifyArgs = given('fastifyArgs') ?? DEFAULTS.fastifyArgs
+  if (!Array.isArray(fastifyArgs) || !fastifyArgs.every((a) => typeof a === 'string')) {
+    throw new FST_CLUSTER_INVALID_OPTION(n('fastifyArgs'), 'an array of strings', describeValue(fastifyArgs))
+  }
+  for (const key of ['appOptions', 'serverOptions'] as const) {
+    const value = given(key)
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new FST_CLUSTER_INVALID_OPTION(n(key), 'an object', describeValue(value))
+    }
+  }
+  const host = given('host') ?? DEFAULTS.host
+  if (typeof host !== 'string' || host.trim() === '') {
+    throw new FST_CLUSTER_INVALID_OPTION(n('host'), 'a non-empty host name or IP address', describeValue(host))
+  }
+  const logger = given('logger') ?? DEFAULTS.logger
+  if (typeof logger !== 'boolean' && (typeof logger !== 'object' || logger === null)) {
+    throw new FST_CLUSTER_INVALID_OPTION(n('logger'), 'a boolean, pino options or a pino logger', describeValue(logger))
+  }
+  const duration = (key: keyof ClusterOptions & keyof typeof DEFAULTS, min: number): number =>
+    parseDuration(n(key), given(key) ?? DEFAULTS[key], { min })
+
+  const resolved: ResolvedOptions = {
+    appFile,
+    fastifyArgs: Object.freeze([...fastifyArgs]),
+    app,
+    appOptions: Object.freeze({ ...(given('appOptions') ?? DEFAULTS.appOptions) }),
+    serverOptions: given('serverOptions'),
+    port: parsePort(n('port'), given('port') ?? (env.PORT !== undefined && env.PORT !== '' ? env.PORT : 3000)),
+    host,
+    workers: parseWorkers(n('workers'), given('workers') ?? cores, cores),
+    startupTimeout: duration('startupTimeout', 1),
+    workerStopTimeout: duration('workerStopTimeout', 1),
+    drainDelay: duration('drainDelay', 0),
+    forceKillDelay: duration('forceKillDelay', 1),
+    sampleInterval: duration('sampleInterval', 10),
+    restartDelay: duration('restartDelay', 0),
+    maxRestartDelay: duration('maxRestartDelay', 0),
+    stableUptime: duration('stableUptime', 1),
+    crashLoopLimit: parseInteger(n('crashLoopLimit'), given('crashLoopLimit') ?? DEFAULTS.crashLoopLimit, 1, 10_000),
+    crashLoopWindow: duration('crashLoopWindow', 1),
+    signals: bool(n('signals'), given('signals') ?? DEFAULTS.signals),
+    logger,
+    onWorkerFork: hook(n('onWorkerFork'), given('onWorkerFork')),
+    onWorkerReady: hook(n('onWorkerReady'), given('onWorkerReady')),
+    onWorkerExit: hook(n('onWorkerExit'), given('onWorkerExit')),
+    onShutdown: hook(n('onShutdown'), given('onShutdown'))
+  }
+
+  if (resolved.maxRestartDelay < resolved.restartDelay) {
+    throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('maxRestartDelay'),
+      `at least ${n('restartDelay')} (${resolved.restartDelay} ms)`, describeValue(given('maxRestartDelay')))
+  }
+  if (resolved.drainDelay + resolved.workerStopTimeout + resolved.forceKillDelay > MAX_TIMER_MS) {
+    throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(`${n('drainDelay')} + ${n('workerStopTimeout')} + ${n('forceKillDelay')}`,
+      `at most ${MAX_TIMER_MS} ms in total`,
+      String(resolved.drainDelay + resolved.workerStopTimeout + resolved.forceKillDelay))
+  }
+  return Object.freeze(resolved)
+}

@@ -1,0 +1,214 @@
+/*
+ * The IPC protocol between the primary and its workers: every message is built and parsed here.
+ * Worker-to-primary messages are untrusted input: parsing checks namespace, version, type, field types and sizes,
+ * copies only known fields into a fresh object, and never throws.
+ */
+
+export const PROTOCOL_NAMESPACE = 'fastify-cluster'
+export const PROTOCOL_VERSION = 1
+
+/** Message types, by direction. */
+export const MessageTypes = {
+  /** worker → primary: the server listens; carries the address and the first health sample. */
+  READY: 'ready',
+  /** worker → primary: a periodic health sample (also the heartbeat). */
+  HEALTH: 'health',
+  /** worker → primary: the app failed to boot; sent just before the worker exits. */
+  BOOT_ERROR: 'boot-error',
+  /** primary → worker: stop taking work, serve `delay` ms more, then close Fastify and exit. */
+  DRAIN: 'drain'
+} as const
+
+/** One health sample, taken by the worker every `sampleInterval`. */
+export interface HealthSample {
+  /** Mean event-loop delay over the interval, ms (from @fastify/under-pressure). */
+  eventLoopDelay: number
+  /** Event-loop utilisation over the interval (not cumulative), 0..1. */
+  eventLoopUtilization: number
+  heapUsed: number
+  rss: number
+  /** @fastify/under-pressure's verdict with its own thresholds. */
+  underPressure: boolean
+  /** The result of the user's `healthCheck`, or `null` when none is configured. */
+  checkHealthy: boolean | null
+}
+
+export interface ReadyMessage {
+  type: typeof MessageTypes.READY
+  address: { address: string, port: number, family: string }
+  sample: HealthSample
+}
+export interface HealthMessage { type: typeof MessageTypes.HEALTH, sample: HealthSample }
+export interface BootErrorMessage { type: typeof MessageTypes.BOOT_ERROR, code: string, message: string }
+export interface DrainMessage { type: typeof MessageTypes.DRAIN, delay: number }
+
+export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage
+export type PrimaryMessage = DrainMessage
+
+/** What parsing a message gave: ours and valid, ours and invalid (with why), or not ours. */
+export type Parsed<M> =
+  | { kind: 'ok', message: M }
+  | { kind: 'invalid', reason: string }
+  | { kind: 'foreign' }
+
+const MAX_KEYS = 16
+const MAX_STRING = 2048
+
+type Envelope = Record<string, unknown>
+
+function envelope (type: string, body: Record<string, unknown>): Envelope {
+  return { ns: PROTOCOL_NAMESPACE, v: PROTOCOL_VERSION, type, ...body }
+}
+
+export function buildReady (address: ReadyMessage['address'], sample: HealthSample): Envelope {
+  return envelope(MessageTypes.READY, { address, sample })
+}
+export function buildHealth (sample: HealthSample): Envelope {
+  return envelope(MessageTypes.HEALTH, { sample })
+}
+export function buildBootError (code: string, message: string): Envelope {
+  return envelope(MessageTypes.BOOT_ERROR, { code: code.slice(0, 128), message: message.slice(0, MAX_STRING) })
+}
+export function buildDrain (delay: number): Envelope {
+  return envelope(MessageTypes.DRAIN, { delay })
+}
+
+class Invalid extends Error {}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function field (obj: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined
+}
+
+function object (obj: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = field(obj, key)
+  if (!isPlainObject(value) || Object.keys(value).length > MAX_KEYS) throw new Invalid(`${key} is not a small object`)
+  return value
+}
+
+function number (obj: Record<string, unknown>, key: string, min: number, max: number): number {
+  const value = field(obj, key)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new Invalid(`${key} is not a number from ${min} to ${max}`)
+  }
+  return value
+}
+
+function string (obj: Record<string, unknown>, key: string): string {
+  const value = field(obj, key)
+  if (typeof value !== 'string' || value.length > MAX_STRING) throw new Invalid(`${key} is not a short string`)
+  return value
+}
+
+function boolean (obj: Record<string, unknown>, key: string): boolean {
+  const value = field(obj, key)
+  if (typeof value !== 'boolean') throw new Invalid(`${key} is not a boolean`)
+  return value
+}
+
+function sample (raw: Record<string, unknown>): HealthSample {
+  const s = object(raw, 'sample')
+  const check = field(s, 'checkHealthy')
+  if (check !== null && typeof check !== 'boolean') throw new Invalid('sample.checkHealthy is not a boolean or null')
+  return {
+    eventLoopDelay: number(s, 'eventLoopDelay', 0, Number.MAX_SAFE_INTEGER),
+    eventLoopUtilization: number(s, 'eventLoopUtilization', 0, 1),
+    heapUsed: number(s, 'heapUsed', 0, Number.MAX_SAFE_INTEGER),
+    rss: number(s, 'rss', 0, Number.MAX_SAFE_INTEGER),
+    underPressure: boolean(s, 'underPressure'),
+    checkHealthy: check
+  }
+}
+
+function open (raw: unknown): Parsed<never> | { kind: 'envelope', type: string, body: Record<string, unknown> } {
+  if (!isPlainObject(raw) || field(raw, 'ns') !== PROTOCOL_NAMESPACE) return { kind: 'foreign' }
+  if (Object.keys(raw).length > MAX_KEYS) return { kind: 'invalid', reason: 'too many keys' }
+  const v = field(raw, 'v')
+  if (v !== PROTOCOL_VERSION) return { kind: 'invalid', reason: `unsupported protocol version ${String(v)}` }
+  const type = field(raw, 'type')
+  if (typeof type !== 'string') return { kind: 'invalid', reason: 'type is not a string' }
+  return { kind: 'envelope', type, body: raw }
+}
+
+/** Parses a message a worker sent. Never throws. */
+export function parseWorkerMessage (raw: unknown): Parsed<WorkerMessage> {
+  const opened = open(raw)
+  if (opened.kind !== 'envelope') return opened
+  const { type, body } = opened
+  try {
+    switch (type) {
+      case MessageTypes.HEALTH:
+        return { kind: 'ok', message: { type, sample: sample(body) } }
+      case MessageTypes.READY: {
+        const a = object(body, 'address')
+        const address = { address: string(a, 'address'), port: number(a, 'port', 0, 65535), family: string(a, 'family') }
+        return { kind: 'ok', message: { type, address, sample: sample(body) } }
+      }
+      case MessageTypes.BOOT_ERROR:
+        return { kind: 'ok', message: { type, code: string(body, 'code'), message: string(body, 'message') } }
+      default:
+        return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
+    }
+  } catch (err) {
+    if (err instanceof Invalid) return { kind: 'invalid', reason: `${type}: ${err.message}` }
+    throw err
+  }
+}
+
+/** Parses a message the primary sent. Never throws. */
+export function parsePrimaryMessage (raw: unknown): Parsed<PrimaryMessage> {
+  const opened = open(raw)
+  if (opened.kind !== 'envelope') return opened
+  const { type, body } = opened
+  try {
+    if (type === MessageTypes.DRAIN) {
+      return { kind: 'ok', message: { type, delay: number(body, 'delay', 0, 2 ** 31 - 1) } }
+    }
+    return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
+  } catch (err) {
+    if (err instanceof Invalid) return { kind: 'invalid', reason: `${type}: ${err.message}` }
+    throw err
+  }
+}
+
+/*
+ * The launch contract: the primary tells a worker who it is and how to run through one env var, so nothing
+ * lands in argv (visible in `ps`). Only the primary writes it; only the worker runtime reads it.
+ */
+export const WORKER_ENV = 'FASTIFY_CLUSTER_WORKER'
+
+export interface WorkerLaunch {
+  v: typeof PROTOCOL_VERSION
+  slot: number
+  sampleInterval: number
+  drainDelay: number
+  /** Present for an app file: the `fastify start` arguments (flags, the file, `--` plugin options). */
+  fastifyArgs?: string[]
+}
+
+export function encodeLaunch (launch: WorkerLaunch): string {
+  return JSON.stringify(launch)
+}
+
+/** Reads the launch contract, or `null` when this process was not forked by fastify-cluster. */
+export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
+  const raw = env[WORKER_ENV]
+  if (raw === undefined) return null
+  let value: unknown
+  try { value = JSON.parse(raw) } catch { return null }
+  if (!isPlainObject(value) || value.v !== PROTOCOL_VERSION) return null
+  const args = value.fastifyArgs
+  if (args !== undefined && !(Array.isArray(args) && args.every((a) => typeof a === 'string'))) return null
+  if (typeof value.slot !== 'number' || typeof value.sampleInterval !== 'number' ||
+    typeof value.drainDelay !== 'number') return null
+  return {
+    v: PROTOCOL_VERSION,
+    slot: value.slot,
+    sampleInterval: value.sampleInterval,
+    drainDelay: value.drainDelay,
+    ...(args === undefined ? {} : { fastifyArgs: args as string[] })
+  }
+}

@@ -1,0 +1,136 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
+import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
+import { parseDuration, type Duration } from '../lib/units.js'
+import { FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
+import { describeValue, didYouMean } from '../lib/messages.js'
+import { connectToPrimary } from './channel.js'
+import { HealthReporter } from './reporter.js'
+import { ClusterState, type ClusterDecorator } from './state.js'
+
+export type { ClusterDecorator } from './state.js'
+
+/** Options of the worker-side plugin. */
+export interface ClusterPluginOptions {
+  /**
+   * How often a health sample is taken and, in a worker, sent to the primary. In a worker forked by
+   * fastify-cluster the primary's `sampleInterval` wins so both sides agree.
+   * @default "1s"
+   */
+  sampleInterval?: Duration
+  /**
+   * Options for `@fastify/under-pressure` when this plugin registers it (load shedding: 503 past these
+   * thresholds). Ignored when the app registered under-pressure itself first.
+   * @default { eventLoopUtilizationMode: "interval" }
+   */
+  underPressure?: FastifyUnderPressureOptions
+  /**
+   * Your own health check (database reachable, ...): resolve `true` when healthy. Run every sample, bounded by
+   * the interval; its latest result is reported to the primary. It feeds readiness, not recycling.
+   */
+  healthCheck?: (fastify: FastifyInstance) => boolean | Promise<boolean>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** fastify-cluster's view of this process: worker identity, draining, last health sample. */
+    cluster: ClusterDecorator
+  }
+}
+
+const KNOWN_KEYS = new Set(['sampleInterval', 'underPressure', 'healthCheck'])
+/** Per instance, not per module: the state of a registration lives with the Fastify instance it decorates. */
+const STATE = Symbol.for('fastify-cluster.state')
+
+interface Internal { [STATE]?: { state: ClusterState, setHealthCheck: (fn: NonNullable<ClusterPluginOptions['healthCheck']>) => void } }
+
+function validate (opts: ClusterPluginOptions): void {
+  for (const key of Object.keys(opts)) {
+    // Fastify adds its own registration options (prefix, logLevel, ...) to what a plugin receives.
+    if (!KNOWN_KEYS.has(key) && !['prefix', 'logLevel', 'logSerializers'].includes(key)) {
+      throw new FST_CLUSTER_UNKNOWN_OPTION(key, didYouMean(key, KNOWN_KEYS))
+    }
+  }
+  if (opts.healthCheck !== undefined && typeof opts.healthCheck !== 'function') {
+    throw new FST_CLUSTER_INVALID_OPTION('healthCheck', 'a function', describeValue(opts.healthCheck))
+  }
+  if (opts.underPressure !== undefined && (typeof opts.underPressure !== 'object' || opts.underPressure === null)) {
+    throw new FST_CLUSTER_INVALID_OPTION('underPressure', 'an object', describeValue(opts.underPressure))
+  }
+}
+
+const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function fastifyCluster (fastify, opts) {
+  validate(opts)
+  const root = fastify as FastifyInstance & Internal
+  const existing = root[STATE]
+  if (fastify.hasDecorator('cluster') && existing !== undefined) {
+    // Registered twice (the launcher does it, and so does the app): only a health check may be added.
+    if (opts.healthCheck !== undefined) existing.setHealthCheck(opts.healthCheck)
+    return
+  }
+
+  const channel = connectToPrimary()
+  const interval = channel?.launch.sampleInterval ?? parseDuration('sampleInterval', opts.sampleInterval ?? 1000, { min: 10 })
+  const state = new ClusterState(channel !== null, channel?.workerId ?? null, channel?.launch.slot ?? null)
+  let healthCheck = opts.healthCheck
+
+  if (!fastify.hasDecorator('memoryUsage')) {
+    await fastify.register(underPressure, {
+      sampleInterval: interval,
+      eventLoopUtilizationMode: 'interval',
+      ...opts.underPressure
+    })
+  }
+  fastify.decorate('cluster', { getter: () => state })
+  Object.defineProperty(root, STATE, {
+    value: { state, setHealthCheck: (fn: typeof healthCheck) => { healthCheck = healthCheck ?? fn } }
+  })
+
+  let checkErrorLogged = false
+  const reporter = new HealthReporter(interval, {
+    eventLoopDelay: () => fastify.memoryUsage().eventLoopDelay,
+    underPressure: () => fastify.isUnderPressure(),
+    healthCheck: () => {
+      const check = healthCheck
+      return check === undefined ? undefined : () => check(fastify)
+    },
+    onCheckError: (err) => {
+      if (!checkErrorLogged) fastify.log.error({ err }, 'fastify-cluster: the health check threw; reporting unhealthy')
+      checkErrorLogged = true
+    }
+  }, (sample: HealthSample) => {
+    state.recordSample(sample)
+    channel?.send(buildHealth(sample))
+  })
+
+  // While draining, each response closes its connection so keep-alive clients move to another worker.
+  fastify.addHook('onRequest', async (_request, reply) => {
+    if (state.draining) reply.header('connection', 'close')
+  })
+  fastify.addHook('onReady', async () => { reporter.start() })
+  fastify.addHook('onListen', async () => {
+    if (channel === null) return
+    const raw = fastify.server.address()
+    const address = typeof raw === 'string' || raw === null
+      ? { address: String(raw), port: 0, family: 'unix' }
+      : { address: raw.address, port: raw.port, family: raw.family }
+    const sample = reporter.sample()
+    state.recordSample(sample)
+    channel.send(buildReady(address, sample))
+  })
+  fastify.addHook('onClose', async () => { reporter.stop() })
+}
+
+/** Internal: the state object behind `fastify.cluster`, for the worker runtime to mark draining. */
+export function clusterStateOf (fastify: FastifyInstance): ClusterState | undefined {
+  return (fastify as FastifyInstance & Internal)[STATE]?.state
+}
+
+/**
+ * The fastify-cluster worker plugin: registers `@fastify/under-pressure` (unless already there), decorates
+ * `fastify.cluster`, and in a fastify-cluster worker reports readiness and health to the primary. In a plain
+ * process it runs degraded: under-pressure and the decorator, no IPC.
+ */
+export const fastifyCluster = fp(clusterPlugin, { fastify: '5.x', name: 'fastify-cluster' })
+export default fastifyCluster

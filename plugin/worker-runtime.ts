@@ -1,0 +1,215 @@
+/*
+ * The worker's main program: builds the Fastify app (from an app file through fastify-cli's own parser and
+ * loader, or from an inline plugin), listens, and owns the process lifecycle: drain on the primary's command,
+ * report boot failures, decide what each signal does. This module, like a CLI, may end the process.
+ */
+import { createRequire } from 'node:module'
+import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import {
+  FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_APP_NOT_PLUGIN, FST_CLUSTER_WORKER_BOOT
+} from '../lib/errors.js'
+import { describeValue } from '../lib/messages.js'
+import { MessageTypes, buildBootError } from '../lib/protocol.js'
+import { connectToPrimary, type PrimaryChannel } from './channel.js'
+import { clusterStateOf, fastifyCluster } from './index.js'
+
+interface Built {
+  fastify: FastifyInstance
+  listen: FastifyListenOptions
+}
+
+/** Signals a worker leaves to the primary: a terminal's Ctrl+C or hangup reaches the whole process group. */
+const PRIMARY_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP']
+
+/**
+ * One worker's lifecycle. Drain (from the primary, or SIGTERM sent to the worker directly, e.g. by systemd's
+ * control-group kill): mark draining, serve `drainDelay` more, `fastify.close()` so the app's hooks run and
+ * in-flight requests finish, then leave the cluster. A second SIGTERM while draining ends the process at once.
+ */
+export class WorkerLifecycle {
+  readonly #channel: PrimaryChannel
+  #fastify: FastifyInstance | null = null
+  #drainRequested: number | null = null
+  #draining = false
+  readonly #cleanups: Array<() => void> = []
+
+  constructor (channel: PrimaryChannel) {
+    this.#channel = channel
+    this.#cleanups.push(channel.onMessage((message) => {
+      if (message.type === MessageTypes.DRAIN) this.drain(message.delay)
+    }))
+    const ignore = (): void => {}
+    for (const signal of PRIMARY_SIGNALS) {
+      process.on(signal, ignore)
+      this.#cleanups.push(() => { process.off(signal, ignore) })
+    }
+    const onTerm = (): void => {
+      if (this.#draining) {
+        // Escalation from the primary (or an impatient operator): die of the signal, as asked.
+        process.off('SIGTERM', onTerm)
+        process.kill(process.pid, 'SIGTERM')
+        return
+      }
+      this.drain(channel.launch.drainDelay)
+    }
+    process.on('SIGTERM', onTerm)
+    this.#cleanups.push(() => { process.off('SIGTERM', onTerm) })
+  }
+
+  /** Hands over the built app; a drain requested while it was booting starts now. */
+  attach (fastify: FastifyInstance): void {
+    this.#fastify = fastify
+    if (this.#drainRequested !== null) this.drain(this.#drainRequested)
+  }
+
+  drain (delay: number): void {
+    const fastify = this.#fastify
+    if (fastify === null) {
+      this.#drainRequested = delay
+      return
+    }
+    if (this.#draining) return
+    this.#draining = true
+    clusterStateOf(fastify)?.markDraining()
+    fastify.log.info({ delay }, 'fastify-cluster: draining')
+    const timer = setTimeout(() => {
+      fastify.close().then(() => { this.#leave(0) }, (err: unknown) => {
+        fastify.log.error({ err }, 'fastify-cluster: fastify.close() failed')
+        this.#leave(1)
+      })
+    }, delay)
+    // Not unref'd on purpose: an app with no open handle must still drain and close before leaving.
+    this.#cleanups.push(() => { clearTimeout(timer) })
+  }
+
+  /** Reports a boot failure to the primary, then ends the worker with code 1. */
+  fail (err: unknown): void {
+    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'FST_CLUSTER_WORKER_BOOT'
+    const message = err instanceof Error ? err.message : String(err)
+    process.stderr.write(`fastify-cluster worker ${process.pid}: ${err instanceof Error ? (err.stack ?? message) : message}\n`)
+    this.#channel.send(buildBootError(code, message), () => { this.#leave(1) })
+  }
+
+  #leave (code: number): void {
+    for (const cleanup of this.#cleanups.splice(0)) cleanup()
+    process.exit(code)
+  }
+}
+
+async function boot (lifecycle: WorkerLifecycle, build: () => Promise<Built>): Promise<FastifyInstance> {
+  let built: Built
+  try {
+    built = await build()
+    lifecycle.attach(built.fastify)
+    await built.fastify.listen(built.listen)
+  } catch (err) {
+    lifecycle.fail(err)
+    throw err
+  }
+  return built.fastify
+}
+
+const SERVER_DEFAULTS: FastifyServerOptions = {
+  // While closing, requests still arriving on open keep-alive sockets are served (with Connection: close),
+  // not answered 503: a drain must not produce errors.
+  return503OnClosing: false
+}
+
+/** Runs the app file named in the launch contract (the worker's entry point for `appFile`). */
+export async function runAppFileWorker (): Promise<FastifyInstance | undefined> {
+  const channel = connectToPrimary()
+  if (channel === null) throw new Error('fastify-cluster worker runtime started outside a fastify-cluster worker')
+  const lifecycle = new WorkerLifecycle(channel)
+  return await boot(lifecycle, async () => await buildFromAppFile(channel.launch.fastifyArgs ?? []))
+    .catch(() => undefined)
+}
+
+async function buildFromAppFile (args: string[]): Promise<Built> {
+  // fastify-cli does the parsing (flags, FASTIFY_* env, config file, .env) and the loading (CJS/ESM, checks).
+  const { default: parseArgs } = await import('fastify-cli/args.js')
+  const cli = await import('fastify-cli/util.js')
+  const opts = parseArgs(args)
+  const file = opts._[0]
+  if (file === undefined) throw new FST_CLUSTER_APP_NOT_FOUND('no app file given')
+  for (const name of [opts.require ?? []].flat()) if (name !== '') cli.requireModule(name)
+  for (const name of [opts.import ?? []].flat()) if (name !== '') await cli.requireESModule(name)
+
+  let loaded: Record<string, unknown> & { default?: unknown }
+  try {
+    loaded = await cli.requireServerPluginFromPath(file)
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    if (message.includes("doesn't exist")) throw new FST_CLUSTER_APP_NOT_FOUND(message, { cause: err })
+    if (message.includes('Async/Await plugin')) throw new FST_CLUSTER_APP_NOT_PLUGIN(file, `an async function without the (fastify, opts) parameters`, { cause: err })
+    throw new FST_CLUSTER_WORKER_BOOT(message, { cause: err })
+  }
+  const appFn = typeof loaded === 'function' ? loaded : loaded.default
+  if (typeof appFn !== 'function') throw new FST_CLUSTER_APP_NOT_PLUGIN(file, describeValue(appFn ?? loaded))
+  const fileOptions = (opts.options === true && typeof loaded.options === 'object' && loaded.options !== null)
+    ? loaded.options as Record<string, unknown>
+    : {}
+
+  const Fastify = cli.requireFastifyForModule(file).module
+  const logger = opts.loggingModule === undefined
+    ? { level: opts.logLevel, ...(opts.prettyLogs === true ? { transport: { target: 'pino-pretty' } } : {}) }
+    : await cli.requireModuleDefaultExport(opts.loggingModule)
+  const serverOptions: FastifyServerOptions = {
+    ...SERVER_DEFAULTS,
+    logger: logger as FastifyServerOptions['logger'],
+    pluginTimeout: Number(opts.pluginTimeout),
+    ...(opts.bodyLimit === undefined ? {} : { bodyLimit: Number(opts.bodyLimit) }),
+    ...(opts.trustProxy === undefined || opts.trustProxy === false ? {} : { trustProxy: opts.trustProxy as FastifyServerOptions['trustProxy'] }),
+    ...fileOptions
+  }
+  const fastify = Fastify(serverOptions)
+  await fastify.register(fastifyCluster)
+  const appConfig: Record<string, unknown> = {
+    ...fileOptions,
+    ...opts.pluginOptions,
+    ...(opts.prefix === undefined ? {} : { prefix: opts.prefix })
+  }
+  const plugin = appFn as FastifyPluginAsync
+  await fastify.register(appConfig.skipOverride === true ? fp(plugin) : plugin, appConfig)
+
+  const port = Number(opts.port ?? process.env.PORT ?? 3000)
+  let listen: FastifyListenOptions
+  if (opts.address !== undefined) listen = { port, host: opts.address }
+  else if (opts.socket !== undefined) listen = { path: opts.socket }
+  else if (isContainer(cli.isKubernetes)) listen = { port, host: '0.0.0.0' }
+  else listen = { port }
+  return { fastify, listen }
+}
+
+/** fastify-cli listens on 0.0.0.0 inside Docker or Kubernetes; so do we, with its own detection. */
+function isContainer (isKubernetes: () => boolean): boolean {
+  if (isKubernetes()) return true
+  try {
+    const fromCli = createRequire(require.resolve('fastify-cli/package.json'))
+    const mod = fromCli('is-docker') as (() => boolean) | { default: () => boolean }
+    return typeof mod === 'function' ? mod() : mod.default()
+  } catch {
+    return false
+  }
+}
+
+/** Inline app settings, from the options `start()` received in this worker. */
+export interface InlineApp {
+  app: FastifyPluginAsync<any> | ((...args: any[]) => unknown)
+  appOptions: Readonly<Record<string, unknown>>
+  serverOptions: FastifyServerOptions | undefined
+  port: number
+  host: string
+}
+
+/** Runs an inline app in this worker; resolves with the listening instance. */
+export async function runInlineWorker (channel: PrimaryChannel, inline: InlineApp): Promise<FastifyInstance> {
+  const lifecycle = new WorkerLifecycle(channel)
+  return await boot(lifecycle, async () => {
+    const { default: Fastify } = await import('fastify')
+    const fastify = Fastify({ ...SERVER_DEFAULTS, ...inline.serverOptions })
+    await fastify.register(fastifyCluster)
+    await fastify.register(inline.app as FastifyPluginAsync, { ...inline.appOptions })
+    return { fastify, listen: { port: inline.port, host: inline.host } }
+  })
+}
