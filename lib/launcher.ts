@@ -61,13 +61,11 @@ class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandl
   readonly closed: Promise<ClusterExit>
   #resolveClosed!: (exit: ClusterExit) => void
 
-  constructor (booting: Promise<FastifyInstance>) {
+  constructor (boot: (onClosed: () => void) => Promise<FastifyInstance>) {
     super()
     this.closed = new Promise((resolve) => { this.#resolveClosed = resolve })
-    this.ready = booting.then((fastify) => {
-      this.fastify = fastify
-      fastify.addHook('onClose', async () => { this.#resolveClosed({ code: 0, reason: 'shutdown', forced: false }) })
-    })
+    this.ready = boot(() => { this.#resolveClosed({ code: 0, reason: 'shutdown', forced: false }) })
+      .then((fastify) => { this.fastify = fastify })
   }
 
   close = async (): Promise<ClusterExit> => {
@@ -141,12 +139,13 @@ function startInWorker (options: ClusterOptions, names?: OptionNames): ClusterHa
   if (startedInWorker) throw new FST_CLUSTER_ALREADY_STARTED()
   startedInWorker = true
   const resolved = resolveOptions(options, names)
-  if (resolved.app === undefined) throw new FST_CLUSTER_UNEXPECTED_WORKER_ENV(process.env.NODE_UNIQUE_ID ?? '')
-  return new WorkerHandle(runInlineWorker(channel, {
-    app: resolved.app,
+  const app = resolved.app
+  if (app === undefined) throw new FST_CLUSTER_UNEXPECTED_WORKER_ENV(process.env.NODE_UNIQUE_ID ?? '')
+  return new WorkerHandle(async (onClosed) => await runInlineWorker(channel, {
+    app,
     appOptions: resolved.appOptions,
     serverOptions: resolved.serverOptions,
     port: resolved.port,
     host: resolved.host
-  }))
+  }, onClosed))
 }

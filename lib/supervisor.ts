@@ -264,6 +264,11 @@ export class Supervisor {
         return
       }
       case MessageTypes.BOOT_ERROR: {
+        // Only a booting worker can fail to boot; from any other it is a lie that could stop the whole cluster.
+        if (w.state !== 'starting') {
+          this.#onInvalid(w, `boot-error from a worker in state ${w.state}`)
+          return
+        }
         const fatal = isFatalBootError(message.code)
         this.#lastBootError = { code: message.code, message: message.message }
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, code: message.code, message: message.message, fatal }

@@ -203,11 +203,13 @@ export interface InlineApp {
 }
 
 /** Runs an inline app in this worker; resolves with the listening instance. */
-export async function runInlineWorker (channel: PrimaryChannel, inline: InlineApp): Promise<FastifyInstance> {
+export async function runInlineWorker (channel: PrimaryChannel, inline: InlineApp,
+  onClosed: () => void): Promise<FastifyInstance> {
   const lifecycle = new WorkerLifecycle(channel)
   return await boot(lifecycle, async () => {
     const { default: Fastify } = await import('fastify')
     const fastify = Fastify({ ...SERVER_DEFAULTS, ...inline.serverOptions })
+    fastify.addHook('onClose', async () => { onClosed() })
     await fastify.register(fastifyCluster)
     await fastify.register(inline.app as FastifyPluginAsync, { ...inline.appOptions })
     return { fastify, listen: { port: inline.port, host: inline.host } }

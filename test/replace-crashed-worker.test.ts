@@ -1,0 +1,53 @@
+import t from 'tap'
+import autocannon from 'autocannon'
+import { ClusterProcess, FIXTURES, assertGone, request } from './helpers/cluster-process'
+
+const args = ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', `${FIXTURES}/healthy.js`]
+
+t.test('a SIGKILLed worker under load is replaced within the first backoff step and the count returns to 2', async (t) => {
+  const cluster = ClusterProcess.cli(t, args)
+  const port = await cluster.ready()
+  const [victim, survivor] = cluster.forkedPids() as [number, number]
+
+  const load = autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, duration: 3 })
+  await new Promise((resolve) => setTimeout(resolve, 500).unref())
+  const killedAt = Date.now()
+  process.kill(victim, 'SIGKILL')
+
+  const exit = await cluster.waitForEvent('worker:exit', 5000, (l) => l.pid === victim)
+  t.match(exit, { reason: 'crashed', expected: false, signal: 'SIGKILL' }, 'classified as a crash')
+  t.ok((exit.restartIn as number) <= 120, `restart scheduled within the first backoff step (${String(exit.restartIn)} ms)`)
+  const fork = await cluster.waitForCount('worker:fork', 3, 5000)
+  const replacement = fork[2]?.pid as number
+  const ready = await cluster.waitForEvent('worker:ready', 5000, (l) => l.pid === replacement)
+  const recovery = Date.now() - killedAt
+  t.ok(recovery < 3000, `replacement ready ${recovery} ms after the kill`)
+  t.equal(ready.slot, exit.slot, 'the replacement takes the same slot')
+  t.same(cluster.liveWorkerPids().sort(), [survivor, replacement].sort(), 'count back to 2')
+
+  const result = await load
+  t.ok(result['2xx'] > 500, `requests kept succeeding during the crash (${result['2xx']} ok, ${result.errors} errors)`)
+  const pids = new Set<number>()
+  for (let i = 0; i < 10; i++) pids.add((JSON.parse((await request(port, '/')).body) as { pid: number }).pid)
+  t.same([...pids].sort(), [survivor, replacement].sort(), 'both workers serve after recovery')
+
+  cluster.child.kill('SIGTERM')
+  t.equal((await cluster.exit(15_000)).code, 0)
+  await assertGone(cluster.forkedPids(), 2000)
+})
+
+for (const fault of ['exit', 'throw', 'reject']) {
+  t.test(`a worker that crashes by ${fault} is replaced`, async (t) => {
+    const cluster = ClusterProcess.cli(t, args)
+    const port = await cluster.ready()
+    const res = await request(port, `/crash/${fault}`)
+    const victim = (JSON.parse(res.body) as { bye: number }).bye
+    const exit = await cluster.waitForEvent('worker:exit', 5000, (l) => l.pid === victim)
+    t.match(exit, { reason: 'crashed', expected: false, code: 1 })
+    await cluster.waitForCount('worker:ready', 3, 5000)
+    t.equal(cluster.liveWorkerPids().length, 2, 'count back to 2')
+    t.equal(cluster.child.exitCode, null, 'the primary is still running')
+    cluster.child.kill('SIGTERM')
+    t.equal((await cluster.exit(15_000)).code, 0)
+  })
+}
