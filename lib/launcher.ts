@@ -110,7 +110,8 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
       if (exit.code !== 0) process.exitCode = exit.code
     })
   }
-  supervisor.start()
+  // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
+  process.nextTick(() => { supervisor.start() })
   return handle
 }
 
