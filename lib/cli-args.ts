@@ -47,7 +47,18 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
   const values = new Map<FlagSpec, string | boolean>()
   const consumed = new Set<number>()
   const positionals: string[] = []
+  // fastify-cli accepts `--options false` and `-P 1`: a boolean flag may take its value from the next argument.
+  const booleanValues = new Map<number, boolean>()
+  tokens.forEach((token, i) => {
+    const next = tokens[i + 1]
+    if (token.kind === 'option' && token.value === undefined && lookup(token.name)?.type === 'boolean' &&
+      next?.kind === 'positional' && next.index === token.index + 1 && ['true', 'false', '1', '0'].includes(next.value)) {
+      booleanValues.set(token.index, next.value === 'true' || next.value === '1')
+      booleanValues.set(next.index, false)
+    }
+  })
   for (const token of tokens) {
+    if (token.kind === 'positional' && booleanValues.has(token.index)) continue
     if (token.kind === 'positional') {
       positionals.push(token.value)
       consumed.add(token.index)
@@ -72,13 +83,14 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
       values.set(flag, value)
     } else {
       if (token.value !== undefined) {
-        if (!['true', 'false'].includes(token.value)) {
-          throw new FST_CLUSTER_FLAG_VALUE(`${spelled(token)} takes no value or true/false, received "${token.value}"`)
+        if (!['true', 'false', '1', '0'].includes(token.value)) {
+          throw new FST_CLUSTER_FLAG_VALUE(`${spelled(token)} takes no value or true/false/1/0, received "${token.value}"`)
         }
-        values.set(flag, token.value === 'true')
+        values.set(flag, token.value === 'true' || token.value === '1')
       } else {
-        values.set(flag, true)
+        values.set(flag, booleanValues.get(token.index) ?? true)
       }
+      if (flag.option !== undefined && booleanValues.has(token.index)) consumed.add(token.index + 1)
     }
     if (flag.option !== undefined) {
       consumed.add(token.index)
@@ -97,6 +109,10 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   const appFile = positionals[0] as string
 
+  for (const flag of ALL_FLAGS) {
+    const key = flag.unsupported === undefined ? undefined : flag.env?.find((k) => env[k] !== undefined && env[k] !== '' && env[k] !== 'false')
+    if (key !== undefined) throw new FST_CLUSTER_FLAG_VALUE(`${key} is set: ${flag.unsupported as string}`)
+  }
   const options: Record<string, unknown> = { appFile }
   const names: Record<string, string> = { appFile: '<app-file>' }
   for (const flag of ALL_FLAGS) {

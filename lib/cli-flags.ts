@@ -33,7 +33,7 @@ export const FASTIFY_FLAGS: readonly FlagSpec[] = [
   { name: 'prefix', short: 'x', type: 'string', env: ['FASTIFY_PREFIX'], description: 'Route prefix for the app' },
   { name: 'body-limit', type: 'string', env: ['FASTIFY_BODY_LIMIT'], description: 'Maximum request body size, bytes' },
   { name: 'plugin-timeout', short: 'T', type: 'string', env: ['FASTIFY_PLUGIN_TIMEOUT'], default: '10000', description: 'Maximum time a plugin may take to load, ms' },
-  { name: 'close-grace-delay', short: 'g', type: 'string', env: ['FASTIFY_CLOSE_GRACE_DELAY'], default: '500', description: 'Accepted for compatibility: sets --stop-timeout when that is not given' },
+  { name: 'close-grace-delay', short: 'g', type: 'string', env: ['FASTIFY_CLOSE_GRACE_DELAY'], description: 'Accepted for compatibility: when given (and --stop-timeout is not), sets the stop timeout' },
   { name: 'trust-proxy-enabled', type: 'boolean', env: ['FASTIFY_TRUST_PROXY_ENABLED'], description: 'Trust all proxies' },
   { name: 'trust-proxy-ips', type: 'string', env: ['FASTIFY_TRUST_PROXY_IPS'], description: 'Trust these proxy addresses' },
   { name: 'trust-proxy-hop', type: 'string', env: ['FASTIFY_TRUST_PROXY_HOP'], description: 'Trust this many proxy hops' },

@@ -36,6 +36,10 @@ export async function main (argv: readonly string[], io: CliIo = PROCESS_IO): Pr
       return 0
     }
     if (command !== 'start') throw new FST_CLUSTER_UNKNOWN_COMMAND(command, didYouMean(command, ['start', 'help']))
+    // Like fastify start: a .env file in the working directory fills the environment (cluster flags included).
+    if (io.env === process.env) {
+      try { process.loadEnvFile() } catch {}
+    }
     const parsed = parseStartArgs(args, io.env)
     if (parsed.help) {
       io.stdout(startHelp())

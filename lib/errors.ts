@@ -60,10 +60,6 @@ export const FST_CLUSTER_UNEXPECTED_WORKER_ENV = createError<[string]>(
 export const FST_CLUSTER_ALREADY_STARTED = createError<[]>(
   'FST_CLUSTER_ALREADY_STARTED', 'start() was already called in this worker process', 500, Error)
 
-/** An operation on a cluster that has been closed. */
-export const FST_CLUSTER_CLOSED = createError<[string]>(
-  'FST_CLUSTER_CLOSED', 'cannot %s: the cluster is closing or closed', 500, Error)
-
 /** Workers keep dying before they are stable: the crash-loop breaker stopped forking. */
 export const FST_CLUSTER_CRASH_LOOP = createError<[number, number, string]>(
   'FST_CLUSTER_CRASH_LOOP',

@@ -7,6 +7,7 @@ import {
   FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import type { ClusterEventMap, ClusterExit, WorkerInfo } from './events.js'
+import type { Logger } from 'pino'
 import { createPrimaryLogger } from './logger.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { Supervisor, type ForkTarget } from './supervisor.js'
@@ -77,14 +78,20 @@ class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandl
   workers = (): WorkerInfo[] => []
 }
 
-/** Installs the primary's shutdown signals; returns the function that removes them. */
-function installSignals (supervisor: Supervisor): () => void {
+/** Installs the primary's signal handlers; returns the function that removes them. */
+function installSignals (supervisor: Supervisor, log: Logger): () => void {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (supervisor.phase === 'closing') void supervisor.forceClose(signal)
     else void supervisor.close('signal', signal)
   }
+  // SIGHUP is kept for rolling reload; until then it must not kill the primary (its default action).
+  const onHangup = (): void => { log.warn({ signal: 'SIGHUP' }, 'SIGHUP received: rolling reload is not available yet; ignored') }
   for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal)
-  return () => { for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal) }
+  process.on('SIGHUP', onHangup)
+  return () => {
+    for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal)
+    process.off('SIGHUP', onHangup)
+  }
 }
 
 /**
@@ -103,7 +110,7 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
   const handle = new PrimaryHandle((events) => new Supervisor(resolved, logger, target, events))
   const supervisor = handle.supervisor
   if (resolved.signals) {
-    const uninstall = installSignals(supervisor)
+    const uninstall = installSignals(supervisor, logger)
     void supervisor.closed.then((exit) => {
       uninstall()
       // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.

@@ -2,7 +2,9 @@
 /** Renders a received value for an error message: strings quoted, numbers as written, objects by kind. */
 export function describeValue (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'symbol') return 'a symbol'
   if (value === null) return 'null'
   if (value === undefined) return 'undefined'
   if (Array.isArray(value)) return 'an array'

@@ -181,8 +181,8 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     if (!KNOWN_KEYS.has(key)) throw new FST_CLUSTER_UNKNOWN_OPTION(key, didYouMean(key, KNOWN_KEYS))
   }
   const n = (key: keyof ClusterOptions): string => names[key] ?? key
-  const given = <K extends keyof ClusterOptions>(key: K): ClusterOptions[K] | undefined =>
-    input[key] === undefined ? undefined : input[key]
+  // Only `undefined` means "not given": `null` is a value, and gets validated (and rejected) like any other.
+  const given = <K extends keyof ClusterOptions>(key: K): ClusterOptions[K] | undefined => input[key]
 
   const appFile = given('appFile')
   const app = given('app')
@@ -192,11 +192,21 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
   if (appFile !== undefined && app !== undefined) {
     throw new FST_CLUSTER_CONFLICTING_OPTIONS('appFile and app cannot be used together: pick one way to name the app')
   }
-  if (appFile !== undefined && (typeof appFile !== 'string' || appFile === '')) {
+  if (appFile !== undefined && (typeof appFile !== 'string' || appFile.trim() === '')) {
     throw new FST_CLUSTER_INVALID_OPTION(n('appFile'), 'a non-empty path', describeValue(appFile))
   }
   if (app !== undefined && typeof app !== 'function') {
     throw new FST_CLUSTER_INVALID_OPTION(n('app'), 'a Fastify plugin function', describeValue(app))
+  }
+  if (appFile !== undefined) {
+    for (const key of ['port', 'host', 'appOptions', 'serverOptions'] as const) {
+      if (given(key) !== undefined) {
+        throw new FST_CLUSTER_CONFLICTING_OPTIONS(`${n(key)} applies to an inline app only; with appFile, pass fastify-cli flags in fastifyArgs (e.g. ["-p", "3000"])`)
+      }
+    }
+  }
+  if (app !== undefined && given('fastifyArgs') !== undefined) {
+    throw new FST_CLUSTER_CONFLICTING_OPTIONS(`${n('fastifyArgs')} applies to appFile only; with an inline app use port, host and serverOptions`)
   }
   const fastifyArgs = given('fastifyArgs') ?? DEFAULTS.fastifyArgs
   if (!Array.isArray(fastifyArgs) || !fastifyArgs.every((a) => typeof a === 'string')) {
@@ -208,16 +218,18 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
       throw new FST_CLUSTER_INVALID_OPTION(n(key), 'an object', describeValue(value))
     }
   }
-  const host = given('host') ?? DEFAULTS.host
+  const host: unknown = given('host') === undefined ? DEFAULTS.host : given('host')
   if (typeof host !== 'string' || host.trim() === '') {
     throw new FST_CLUSTER_INVALID_OPTION(n('host'), 'a non-empty host name or IP address', describeValue(host))
   }
-  const logger = given('logger') ?? DEFAULTS.logger
+  const logger: unknown = given('logger') === undefined ? DEFAULTS.logger : given('logger')
   if (typeof logger !== 'boolean' && (typeof logger !== 'object' || logger === null)) {
     throw new FST_CLUSTER_INVALID_OPTION(n('logger'), 'a boolean, pino options or a pino logger', describeValue(logger))
   }
+  const orDefault = <K extends keyof ClusterOptions & keyof typeof DEFAULTS>(key: K): unknown =>
+    given(key) === undefined ? DEFAULTS[key] : given(key)
   const duration = (key: keyof ClusterOptions & keyof typeof DEFAULTS, min: number): number =>
-    parseDuration(n(key), given(key) ?? DEFAULTS[key], { min })
+    parseDuration(n(key), orDefault(key), { min })
 
   const resolved: ResolvedOptions = {
     appFile,
@@ -225,9 +237,11 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     app,
     appOptions: Object.freeze({ ...(given('appOptions') ?? DEFAULTS.appOptions) }),
     serverOptions: given('serverOptions'),
-    port: parsePort(n('port'), given('port') ?? (env.PORT !== undefined && env.PORT !== '' ? env.PORT : 3000)),
+    port: given('port') !== undefined
+      ? parsePort(n('port'), given('port'))
+      : parsePort('PORT', env.PORT !== undefined && env.PORT !== '' ? env.PORT : 3000),
     host,
-    workers: parseWorkers(n('workers'), given('workers') ?? cores, cores),
+    workers: parseWorkers(n('workers'), given('workers') === undefined ? cores : given('workers'), cores),
     startupTimeout: duration('startupTimeout', 1),
     workerStopTimeout: duration('workerStopTimeout', 1),
     drainDelay: duration('drainDelay', 0),
@@ -236,9 +250,9 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     restartDelay: duration('restartDelay', 0),
     maxRestartDelay: duration('maxRestartDelay', 0),
     stableUptime: duration('stableUptime', 1),
-    crashLoopLimit: parseInteger(n('crashLoopLimit'), given('crashLoopLimit') ?? DEFAULTS.crashLoopLimit, 1, 10_000),
+    crashLoopLimit: parseInteger(n('crashLoopLimit'), orDefault('crashLoopLimit'), 1, 10_000),
     crashLoopWindow: duration('crashLoopWindow', 1),
-    signals: bool(n('signals'), given('signals') ?? DEFAULTS.signals),
+    signals: bool(n('signals'), orDefault('signals')),
     logger,
     onWorkerFork: hook(n('onWorkerFork'), given('onWorkerFork')),
     onWorkerReady: hook(n('onWorkerReady'), given('onWorkerReady')),
@@ -248,7 +262,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
 
   if (resolved.maxRestartDelay < resolved.restartDelay) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('maxRestartDelay'),
-      `at least ${n('restartDelay')} (${resolved.restartDelay} ms)`, describeValue(given('maxRestartDelay')))
+      `at least ${n('restartDelay')} (${resolved.restartDelay} ms)`, describeValue(given('maxRestartDelay') ?? resolved.maxRestartDelay))
   }
   if (resolved.drainDelay + resolved.workerStopTimeout + resolved.forceKillDelay > MAX_TIMER_MS) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(`${n('drainDelay')} + ${n('workerStopTimeout')} + ${n('forceKillDelay')}`,

@@ -15,6 +15,8 @@ export const MessageTypes = {
   HEALTH: 'health',
   /** worker → primary: the app failed to boot; sent just before the worker exits. */
   BOOT_ERROR: 'boot-error',
+  /** worker → primary: this worker was told to stop by someone else (SIGTERM to its pid) and is draining. */
+  LEAVING: 'leaving',
   /** primary → worker: stop taking work, serve `delay` ms more, then close Fastify and exit. */
   DRAIN: 'drain'
 } as const
@@ -40,9 +42,10 @@ export interface ReadyMessage {
 }
 export interface HealthMessage { type: typeof MessageTypes.HEALTH, sample: HealthSample }
 export interface BootErrorMessage { type: typeof MessageTypes.BOOT_ERROR, code: string, message: string }
+export interface LeavingMessage { type: typeof MessageTypes.LEAVING }
 export interface DrainMessage { type: typeof MessageTypes.DRAIN, delay: number }
 
-export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage
+export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage
 export type PrimaryMessage = DrainMessage
 
 /** What parsing a message gave: ours and valid, ours and invalid (with why), or not ours. */
@@ -68,6 +71,9 @@ export function buildHealth (sample: HealthSample): Envelope {
 }
 export function buildBootError (code: string, message: string): Envelope {
   return envelope(MessageTypes.BOOT_ERROR, { code: code.slice(0, 128), message: message.slice(0, MAX_STRING) })
+}
+export function buildLeaving (): Envelope {
+  return envelope(MessageTypes.LEAVING, {})
 }
 export function buildDrain (delay: number): Envelope {
   return envelope(MessageTypes.DRAIN, { delay })
@@ -127,7 +133,7 @@ function open (raw: unknown): Parsed<never> | { kind: 'envelope', type: string, 
   if (!isPlainObject(raw) || field(raw, 'ns') !== PROTOCOL_NAMESPACE) return { kind: 'foreign' }
   if (Object.keys(raw).length > MAX_KEYS) return { kind: 'invalid', reason: 'too many keys' }
   const v = field(raw, 'v')
-  if (v !== PROTOCOL_VERSION) return { kind: 'invalid', reason: `unsupported protocol version ${String(v)}` }
+  if (v !== PROTOCOL_VERSION) return { kind: 'invalid', reason: `unsupported protocol version ${String(v).slice(0, 32)}` }
   const type = field(raw, 'type')
   if (typeof type !== 'string') return { kind: 'invalid', reason: 'type is not a string' }
   return { kind: 'envelope', type, body: raw }
@@ -149,6 +155,8 @@ export function parseWorkerMessage (raw: unknown): Parsed<WorkerMessage> {
       }
       case MessageTypes.BOOT_ERROR:
         return { kind: 'ok', message: { type, code: string(body, 'code'), message: string(body, 'message') } }
+      case MessageTypes.LEAVING:
+        return { kind: 'ok', message: { type } }
       default:
         return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
     }

@@ -42,6 +42,8 @@ interface ManagedWorker {
   state: WorkerState
   /** Set when the primary asked this worker to stop: its exit is expected. */
   stopRequested: boolean
+  /** Set when the worker announced it is draining on its own (SIGTERM sent to its pid, not by us). */
+  leaving: boolean
   /** Set when the worker had to be signalled because it did not stop in time. */
   forced: boolean
   startupTimedOut: boolean
@@ -193,6 +195,7 @@ export class Supervisor {
       forkedAt: this.#clock.now(),
       state: 'starting',
       stopRequested: false,
+      leaving: false,
       forced: false,
       startupTimedOut: false,
       readyAt: null,
@@ -263,9 +266,21 @@ export class Supervisor {
         this.#emit(ClusterEvents.WORKER_HEALTH, event)
         return
       }
+      case MessageTypes.LEAVING: {
+        // Told to stop by someone else (SIGTERM to its pid): an expected exit, replaced without backoff or breaker.
+        if (w.stopRequested) return
+        w.leaving = true
+        w.state = 'draining'
+        this.#log.info({ event: 'worker:leaving', id: w.id, pid: w.pid }, 'worker draining on its own (SIGTERM to its pid)')
+        this.#timer(w, this.#options.drainDelay + this.#options.workerStopTimeout, () => {
+          w.forced = true
+          this.#escalate(w)
+        })
+        return
+      }
       case MessageTypes.BOOT_ERROR: {
         // Only a booting worker can fail to boot; from any other it is a lie that could stop the whole cluster.
-        if (w.state !== 'starting') {
+        if (w.readyAt !== null) {
           this.#onInvalid(w, `boot-error from a worker in state ${w.state}`)
           return
         }
@@ -282,12 +297,13 @@ export class Supervisor {
     }
   }
 
-  #onInvalid (w: ManagedWorker, reason: string): void {
+  #onInvalid (w: ManagedWorker, detail: string): void {
     const now = this.#clock.now()
+    // Bound the map: past 64 kinds, a worker inventing new reasons shares one entry (and one log line a minute).
+    const reason = w.invalid.has(detail) || w.invalid.size < 64 ? detail : 'other malformed messages'
     const entry = w.invalid.get(reason) ?? { count: 0, loggedAt: -Infinity }
     entry.count++
-    // Bound the map: a worker inventing new reasons cannot grow it without limit.
-    if (w.invalid.size < 64 || w.invalid.has(reason)) w.invalid.set(reason, entry)
+    w.invalid.set(reason, entry)
     if (now - entry.loggedAt >= INVALID_LOG_INTERVAL) {
       entry.loggedAt = now
       this.#log.warn({ event: ClusterEvents.IPC_INVALID, id: w.id, pid: w.pid, reason, count: entry.count },
@@ -320,15 +336,20 @@ export class Supervisor {
     if (w.slot.current === w) w.slot.current = null
 
     let reason: ExitReason
-    if (w.stopRequested) reason = w.forced ? 'killed-at-deadline' : 'stopped'
+    if (w.stopRequested || w.leaving) reason = w.forced ? 'killed-at-deadline' : 'stopped'
     else if (w.startupTimedOut) reason = 'startup-timeout'
     else if (!wasReady) reason = 'boot-failed'
     else reason = 'crashed'
-    const expected = w.stopRequested
-    if (reason === 'killed-at-deadline') this.#anyForced = true
+    const expected = w.stopRequested || w.leaving
+    // A stop counts as clean only if the worker closed by itself with code 0.
+    if (w.stopRequested && (w.forced || code !== 0)) this.#anyForced = true
 
     let restartIn: number | null = null
-    if (!expected && this.#phase === 'running') {
+    if (w.leaving && !w.stopRequested && this.#phase === 'running') {
+      restartIn = 0
+      const slot = w.slot
+      slot.restartTimer = setTimeout(() => { this.#fork(slot) }, 0)
+    } else if (!expected && this.#phase === 'running') {
       const unstable = isUnstableExit(w.readyAt, now, this.#options.stableUptime)
       if (unstable && this.#breaker.record(now)) {
         const last = this.#lastBootError === null

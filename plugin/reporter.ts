@@ -70,7 +70,6 @@ export class HealthReporter {
   #runCheck (): void {
     const check = this.#sources.healthCheck()
     if (check === undefined || this.#checkRunning) return
-    this.#checkHealthy ??= true
     this.#checkRunning = true
     let timeout: NodeJS.Timeout | undefined
     const expired = new Promise<boolean>((resolve) => {

@@ -10,7 +10,7 @@ import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_APP_NOT_PLUGIN, FST_CLUSTER_WORKER_BOOT
 } from '../lib/errors.js'
 import { describeValue } from '../lib/messages.js'
-import { MessageTypes, buildBootError } from '../lib/protocol.js'
+import { MessageTypes, buildBootError, buildLeaving } from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
 import { clusterStateOf, fastifyCluster } from './index.js'
 
@@ -51,6 +51,8 @@ export class WorkerLifecycle {
         process.kill(process.pid, 'SIGTERM')
         return
       }
+      // Someone other than the primary wants this worker gone: say so, so the exit is not taken for a crash.
+      channel.send(buildLeaving())
       this.drain(channel.launch.drainDelay)
     }
     process.on('SIGTERM', onTerm)

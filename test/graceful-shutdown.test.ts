@@ -37,7 +37,12 @@ t.test('drainDelay: the workers keep serving, marked draining, for the delay, th
   await request(port, '/', { agent })
   cluster.child.kill('SIGTERM')
   await cluster.waitForEvent('cluster:shutdown', 2000)
-  const during = await request(port, '/cluster', { agent })
+  // The drain command reaches the worker a moment after the primary logs the shutdown: poll, with a deadline.
+  let during = await request(port, '/cluster', { agent })
+  const deadline = Date.now() + 800
+  while (!(JSON.parse(during.body) as { draining: boolean }).draining && Date.now() < deadline) {
+    during = await request(port, '/cluster', { agent })
+  }
   t.equal(during.status, 200, 'a request during the drain delay succeeds')
   t.equal((JSON.parse(during.body) as { draining: boolean }).draining, true, 'fastify.cluster.draining is true')
   t.equal(during.headers.connection, 'close', 'and tells keep-alive clients to go elsewhere')
@@ -86,6 +91,17 @@ t.test("Ctrl+C to the whole process group: workers leave shutdown to the primary
   t.same(cluster.events('worker:exit').map((l) => l.reason), ['stopped', 'stopped'], 'both stopped by the primary')
   t.same(cluster.events('worker:exit').map((l) => l.code), [0, 0])
   await assertGone(cluster.forkedPids(), 2000)
+})
+
+t.test('SIGHUP does not kill the primary (kept for reload)', async (t) => {
+  const cluster = ClusterProcess.cli(t, [...base, `${FIXTURES}/healthy.js`])
+  const port = await cluster.ready()
+  cluster.child.kill('SIGHUP')
+  await cluster.waitFor((l) => l.signal === 'SIGHUP', 5000, 'the SIGHUP log line')
+  t.equal((await request(port, '/')).status, 200, 'still serving')
+  t.equal(cluster.events('worker:exit').length, 0, 'no worker touched')
+  cluster.child.kill('SIGTERM')
+  t.equal((await cluster.exit(15_000)).code, 0)
 })
 
 t.test('SIGKILL of the primary leaves no worker behind', async (t) => {

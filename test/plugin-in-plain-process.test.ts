@@ -44,9 +44,9 @@ t.test('an app that registered under-pressure itself keeps its own', async (t) =
 
 t.test('bad plugin options are coded errors', async (t) => {
   const app = Fastify()
-  await t.rejects(app.register(clusterPlugin, { sampleIntervall: 10 } as never).ready(), { code: 'FST_CLUSTER_UNKNOWN_OPTION', message: /did you mean "sampleInterval"/ })
+  await t.rejects(async () => { await app.register(clusterPlugin, { sampleIntervall: 10 } as never).ready() }, { code: 'FST_CLUSTER_UNKNOWN_OPTION', message: /did you mean "sampleInterval"/ })
   const app2 = Fastify()
-  await t.rejects(app2.register(clusterPlugin, { sampleInterval: 'soon' }).ready(), { code: 'FST_CLUSTER_INVALID_OPTION', message: /sampleInterval must be a duration/ })
+  await t.rejects(async () => { await app2.register(clusterPlugin, { sampleInterval: "soon" }).ready() }, { code: 'FST_CLUSTER_INVALID_OPTION', message: /sampleInterval must be a duration/ })
   const app3 = Fastify()
-  await t.rejects(app3.register(clusterPlugin, { healthCheck: 'yes' } as never).ready(), { code: 'FST_CLUSTER_INVALID_OPTION' })
+  await t.rejects(async () => { await app3.register(clusterPlugin, { healthCheck: "yes" } as never).ready() }, { code: 'FST_CLUSTER_INVALID_OPTION' })
 })

@@ -36,6 +36,22 @@ t.test('a SIGKILLed worker under load is replaced within the first backoff step 
   await assertGone(cluster.forkedPids(), 2000)
 })
 
+t.test('SIGTERM sent to one worker directly: it drains, is replaced at once, and is not counted as a crash', async (t) => {
+  const cluster = ClusterProcess.cli(t, args)
+  const port = await cluster.ready()
+  const [victim] = cluster.forkedPids() as [number]
+  const slow = request(port, '/slow?ms=600')
+  await new Promise((resolve) => setTimeout(resolve, 100).unref())
+  process.kill(victim, 'SIGTERM')
+  const exit = await cluster.waitForEvent('worker:exit', 5000, (l) => l.pid === victim)
+  t.match(exit, { reason: 'stopped', expected: true, code: 0, restartIn: 0 })
+  t.equal((await slow).status, 200, 'the request in flight finished')
+  await cluster.waitForCount('worker:ready', 3, 5000)
+  t.equal(cluster.liveWorkerPids().length, 2, 'count back to 2')
+  cluster.child.kill('SIGTERM')
+  t.equal((await cluster.exit(15_000)).code, 0)
+})
+
 for (const fault of ['exit', 'throw', 'reject']) {
   t.test(`a worker that crashes by ${fault} is replaced`, async (t) => {
     const cluster = ClusterProcess.cli(t, args)
