@@ -268,7 +268,8 @@ export class Supervisor {
       }
       case MessageTypes.LEAVING: {
         // Told to stop by someone else (SIGTERM to its pid): an expected exit, replaced without backoff or breaker.
-        if (w.stopRequested) return
+        // Our own escalation (SIGTERM at a deadline) also makes a worker say it is leaving: that is not voluntary.
+        if (w.stopRequested || w.state === 'stopping' || w.state === 'exited') return
         w.leaving = true
         w.state = 'draining'
         this.#log.info({ event: 'worker:leaving', id: w.id, pid: w.pid }, 'worker draining on its own (SIGTERM to its pid)')

@@ -45,8 +45,9 @@ export class WorkerLifecycle {
       this.#cleanups.push(() => { process.off(signal, ignore) })
     }
     const onTerm = (): void => {
-      if (this.#draining) {
-        // Escalation from the primary (or an impatient operator): die of the signal, as asked.
+      if (this.#draining || this.#fastify === null) {
+        // Escalation from the primary, an impatient operator, or a worker still booting (nothing to drain yet):
+        // die of the signal, as asked.
         process.off('SIGTERM', onTerm)
         process.kill(process.pid, 'SIGTERM')
         return
@@ -59,7 +60,7 @@ export class WorkerLifecycle {
     this.#cleanups.push(() => { process.off('SIGTERM', onTerm) })
   }
 
-  /** Hands over the built app; a drain requested while it was booting starts now. */
+  /** Hands over the built app (SIGTERM drains it from now on); a drain requested while booting starts now. */
   attach (fastify: FastifyInstance): void {
     this.#fastify = fastify
     if (this.#drainRequested !== null) this.drain(this.#drainRequested)
