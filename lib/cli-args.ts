@@ -124,6 +124,12 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
       value = env[key]
       name = key
     }
+    if (flag.type === 'boolean' && typeof value === 'string') {
+      if (!['true', 'false', '1', '0'].includes(value)) {
+        throw new FST_CLUSTER_FLAG_VALUE(`${name} must be true, false, 1 or 0, received "${value}"`)
+      }
+      value = value === 'true' || value === '1'
+    }
     if (flag.option === 'logger') {
       options.logger = { level: value }
     } else if (flag.option !== undefined) {

@@ -61,6 +61,17 @@ export const CLUSTER_FLAGS: readonly FlagSpec[] = [
   { name: 'stable-uptime', type: 'string', env: ['FASTIFY_STABLE_UPTIME'], default: '10s', option: 'stableUptime', description: 'Uptime after which a worker counts as stable' },
   { name: 'crash-loop-limit', type: 'string', env: ['FASTIFY_CRASH_LOOP_LIMIT'], default: '5', option: 'crashLoopLimit', description: 'Unstable exits within the window that stop the cluster' },
   { name: 'crash-loop-window', type: 'string', env: ['FASTIFY_CRASH_LOOP_WINDOW'], default: '60s', option: 'crashLoopWindow', description: 'Window in which unstable exits are counted' },
+  { name: 'heartbeat-timeout', type: 'string', env: ['FASTIFY_HEARTBEAT_TIMEOUT'], default: '5s', option: 'heartbeatTimeout', description: 'A ready worker silent this long is stuck: killed and replaced (at least 2x --sample-interval)' },
+  { name: 'max-heap-used', type: 'string', env: ['FASTIFY_MAX_HEAP_USED'], default: '0 (off)', option: 'maxHeapUsedBytes', description: 'Recycle a worker whose heap used stays above this (bytes or "512MB")' },
+  { name: 'max-rss', type: 'string', env: ['FASTIFY_MAX_RSS'], default: '0 (off)', option: 'maxRssBytes', description: 'Recycle a worker whose RSS stays above this (bytes or "1GB")' },
+  { name: 'max-event-loop-delay', type: 'string', env: ['FASTIFY_MAX_EVENT_LOOP_DELAY'], default: '0 (off)', option: 'maxEventLoopDelay', description: 'Recycle a worker whose event-loop delay stays above this (unless most workers do: overload)' },
+  { name: 'max-event-loop-utilization', type: 'string', env: ['FASTIFY_MAX_EVENT_LOOP_UTILIZATION'], default: '0 (off)', option: 'maxEventLoopUtilization', description: 'Recycle a worker whose event-loop utilisation (0..1) stays above this (unless most workers do)' },
+  { name: 'unhealthy-checks', type: 'string', env: ['FASTIFY_UNHEALTHY_CHECKS'], default: '3', option: 'unhealthyChecks', description: 'Consecutive bad samples before a threshold recycles' },
+  { name: 'recycle-grace-period', type: 'string', env: ['FASTIFY_RECYCLE_GRACE_PERIOD'], default: '10s', option: 'recycleGracePeriod', description: 'No threshold recycle this soon after a worker became ready' },
+  { name: 'max-concurrent-recycles', type: 'string', env: ['FASTIFY_MAX_CONCURRENT_RECYCLES'], default: '1', option: 'maxConcurrentRecycles', description: 'Workers being replaced at once, at most' },
+  { name: 'recycle-budget', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET'], default: '3', option: 'recycleBudget', description: 'Threshold recycles allowed per --recycle-budget-window' },
+  { name: 'recycle-budget-window', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET_WINDOW'], default: '10m', option: 'recycleBudgetWindow', description: 'Window of --recycle-budget' },
+  { name: 'recycle-on-health-check', type: 'boolean', env: ['FASTIFY_RECYCLE_ON_HEALTH_CHECK'], default: 'false', option: 'recycleOnHealthCheck', description: "Also recycle a worker whose own healthCheck keeps failing (by default it feeds readiness only)" },
   { name: 'cluster-log-level', type: 'string', env: ['FASTIFY_CLUSTER_LOG_LEVEL'], default: 'info', option: 'logger', description: "Level of the primary's own log (pino JSON on stdout)" }
 ]
 

@@ -1,4 +1,5 @@
 import type { HealthSample } from './protocol.js'
+import type { Breach, RecycleReason } from './recycle-policy.js'
 
 /** Lifecycle event names, `subject:verb`. Emitted by the handle `start()` returns; logged with the same fields. */
 export const ClusterEvents = {
@@ -12,6 +13,16 @@ export const ClusterEvents = {
   WORKER_EXIT: 'worker:exit',
   /** A worker sent a health sample. Payload: {@link WorkerHealthEvent}. */
   WORKER_HEALTH: 'worker:health',
+  /** A ready worker crossed a recycle threshold for `unhealthyChecks` samples. Payload: {@link WorkerUnhealthyEvent}. */
+  WORKER_UNHEALTHY: 'worker:unhealthy',
+  /** A ready worker stopped reporting for `heartbeatTimeout`: killed and replaced. Payload: {@link WorkerStuckEvent}. */
+  WORKER_STUCK: 'worker:stuck',
+  /** A replacement is starting for a sick worker (replace before retire). Payload: {@link WorkerRecycleEvent}. */
+  WORKER_RECYCLE: 'worker:recycle',
+  /** The replacement of a sick worker failed to start; the old worker keeps serving. Payload: {@link WorkerRecycleEvent}. */
+  WORKER_RECYCLE_FAILED: 'worker:recycle-failed',
+  /** A majority of workers breach event-loop thresholds at once: load, not sickness; nobody is recycled for it. */
+  CLUSTER_OVERLOAD: 'cluster:overload',
   /** A worker sent an IPC message in our namespace that failed validation. Payload: {@link IpcInvalidEvent}. */
   IPC_INVALID: 'ipc:invalid',
   /** Every worker became ready for the first time. Payload: {@link ClusterReadyEvent}. */
@@ -43,6 +54,8 @@ export type ExitReason =
   | 'boot-failed' // it died before becoming ready
   | 'startup-timeout' // it was not ready within startupTimeout and was killed
   | 'killed-at-deadline' // we asked it to stop, it did not within workerStopTimeout, we killed it
+  | 'stuck' // it stopped reporting for heartbeatTimeout and was killed
+  | 'recycled' // it was replaced for its health (or a reload) and drained cleanly
 
 /** A snapshot of one worker, as listed by `handle.workers()`. */
 export interface WorkerInfo {
@@ -59,6 +72,10 @@ export interface WorkerInfo {
   /** The last health sample it sent, with the primary's receive time; `null` before the first one. */
   lastHealth: (HealthSample & { receivedAt: number }) | null
   address: WorkerAddress | null
+  /** A replacement for this worker is starting. */
+  recycling: boolean
+  /** Recycles of this worker's slot, by reason. */
+  recycles: Partial<Record<RecycleReason, number>>
 }
 
 export interface WorkerForkEvent { id: number, slot: number, pid: number }
@@ -86,6 +103,10 @@ export interface WorkerExitEvent {
   restartIn: number | null
 }
 export interface WorkerHealthEvent { id: number, slot: number, pid: number, sample: HealthSample }
+export interface WorkerUnhealthyEvent { id: number, slot: number, pid: number, reason: RecycleReason, breaches: Breach[], sample: HealthSample | null }
+export interface WorkerStuckEvent { id: number, slot: number, pid: number, silentFor: number, heartbeatTimeout: number }
+export interface WorkerRecycleEvent { id: number, slot: number, pid: number, reason: RecycleReason, breaches: Breach[], replacementId: number | null, error?: string }
+export interface ClusterOverloadEvent { workers: number[], breaches: Record<number, Breach[]> }
 export interface IpcInvalidEvent { id: number, pid: number, reason: string, count: number }
 export interface ClusterReadyEvent { workers: WorkerInfo[], address: WorkerAddress | null }
 export interface ClusterShutdownEvent { reason: string, signal: string | null }
@@ -99,6 +120,11 @@ export interface ClusterEventMap {
   'worker:exit': [WorkerExitEvent]
   'worker:health': [WorkerHealthEvent]
   'ipc:invalid': [IpcInvalidEvent]
+  'worker:unhealthy': [WorkerUnhealthyEvent]
+  'worker:stuck': [WorkerStuckEvent]
+  'worker:recycle': [WorkerRecycleEvent]
+  'worker:recycle-failed': [WorkerRecycleEvent]
+  'cluster:overload': [ClusterOverloadEvent]
   'cluster:ready': [ClusterReadyEvent]
   'cluster:shutdown': [ClusterShutdownEvent]
   'cluster:give-up': [{ error: Error }]

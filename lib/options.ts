@@ -9,7 +9,8 @@ import { describeValue, didYouMean } from './messages.js'
 import type {
   ClusterShutdownEvent, WorkerExitEvent, WorkerForkEvent, WorkerReadyEvent
 } from './events.js'
-import { MAX_TIMER_MS, parseDuration, parseInteger, type Duration } from './units.js'
+import { MAX_TIMER_MS, parseDuration, parseInteger, parseSize, type Duration, type Size } from './units.js'
+import type { Breach, RecycleReason } from './recycle-policy.js'
 
 /** Upper bound on `workers`: more is a typo, not a plan. */
 export const MAX_WORKERS = 1024
@@ -64,6 +65,37 @@ export interface ClusterOptions {
   crashLoopLimit?: number | string
   /** Window in which unstable exits are counted. @default "60s" */
   crashLoopWindow?: Duration
+  /**
+   * Watchdog: a ready worker that has not reported for this long is stuck (its event loop is blocked): it is
+   * SIGTERMed, SIGKILLed `forceKillDelay` later, and replaced. At least 2 x `sampleInterval`. @default "5s"
+   */
+  heartbeatTimeout?: Duration
+  /** Recycle a worker whose heap used stays above this (bytes or "512MB"); 0 = off. @default 0 */
+  maxHeapUsedBytes?: Size
+  /** Recycle a worker whose RSS stays above this (bytes or "1GB"); 0 = off. @default 0 */
+  maxRssBytes?: Size
+  /** Recycle a worker whose mean event-loop delay stays above this (ms or "200ms"); 0 = off. @default 0 */
+  maxEventLoopDelay?: Duration
+  /** Recycle a worker whose event-loop utilisation (0..1, over each interval) stays above this; 0 = off. @default 0 */
+  maxEventLoopUtilization?: number | string
+  /** Consecutive bad samples before a threshold recycles (hysteresis). @default 3 */
+  unhealthyChecks?: number | string
+  /** No threshold recycle during this long after a worker became ready. @default "10s" */
+  recycleGracePeriod?: Duration
+  /** At most this many workers are being replaced at once. @default 1 */
+  maxConcurrentRecycles?: number | string
+  /** At most this many threshold recycles within `recycleBudgetWindow` (a bad threshold cannot churn the cluster). @default 3 */
+  recycleBudget?: number | string
+  /** The window of `recycleBudget`. @default "10m" */
+  recycleBudgetWindow?: Duration
+  /** Also recycle a worker whose own `healthCheck` keeps failing (by default it feeds readiness only). @default false */
+  recycleOnHealthCheck?: boolean
+  /**
+   * Called before a threshold recycle (not for a stuck worker, which is always replaced). Return `false` to veto
+   * this one; anything else approves. Settles within `workerStopTimeout` or the recycle goes ahead.
+   */
+  onWorkerUnhealthy?: (event: { id: number, pid: number, slot: number, reason: RecycleReason, breaches: Breach[] }) =>
+  boolean | undefined | void | Promise<boolean | undefined | void>
   /** Install SIGTERM/SIGINT (graceful shutdown, a second one forces) handlers in the primary. @default true */
   signals?: boolean
   /** Primary logger: `true` (pino JSON on stdout, level info), pino options, a pino logger, or `false`. @default true */
@@ -98,6 +130,18 @@ export interface ResolvedOptions {
   readonly stableUptime: number
   readonly crashLoopLimit: number
   readonly crashLoopWindow: number
+  readonly heartbeatTimeout: number
+  readonly maxHeapUsedBytes: number
+  readonly maxRssBytes: number
+  readonly maxEventLoopDelay: number
+  readonly maxEventLoopUtilization: number
+  readonly unhealthyChecks: number
+  readonly recycleGracePeriod: number
+  readonly maxConcurrentRecycles: number
+  readonly recycleBudget: number
+  readonly recycleBudgetWindow: number
+  readonly recycleOnHealthCheck: boolean
+  readonly onWorkerUnhealthy: ClusterOptions['onWorkerUnhealthy']
   readonly signals: boolean
   readonly logger: boolean | LoggerOptions | Logger
   readonly onWorkerFork: Hook<WorkerForkEvent> | undefined
@@ -120,6 +164,17 @@ export const DEFAULTS = Object.freeze({
   stableUptime: 10_000,
   crashLoopLimit: 5,
   crashLoopWindow: 60_000,
+  heartbeatTimeout: 5000,
+  maxHeapUsedBytes: 0,
+  maxRssBytes: 0,
+  maxEventLoopDelay: 0,
+  maxEventLoopUtilization: 0,
+  unhealthyChecks: 3,
+  recycleGracePeriod: 10_000,
+  maxConcurrentRecycles: 1,
+  recycleBudget: 3,
+  recycleBudgetWindow: 600_000,
+  recycleOnHealthCheck: false,
   signals: true,
   logger: true
 })
@@ -128,7 +183,9 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'appFile', 'fastifyArgs', 'app', 'appOptions', 'serverOptions', 'port', 'host', 'workers', 'startupTimeout',
   'workerStopTimeout', 'drainDelay', 'forceKillDelay', 'sampleInterval', 'restartDelay', 'maxRestartDelay',
   'stableUptime', 'crashLoopLimit', 'crashLoopWindow', 'signals', 'logger', 'onWorkerFork', 'onWorkerReady',
-  'onWorkerExit', 'onShutdown'
+  'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
+  'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
+  'recycleBudgetWindow', 'recycleOnHealthCheck', 'onWorkerUnhealthy'
 ])
 
 /**
@@ -155,6 +212,15 @@ function parseWorkers (name: string, value: unknown, cores: number): number {
 
 function parsePort (name: string, value: unknown): number {
   return parseInteger(name, value, 0, 65535)
+}
+
+/** A ratio from 0 to 1 (a number or a decimal string); 0 means "off". */
+function parseRatio (name: string, value: unknown): number {
+  const allowed = 'a number from 0 to 1 (0 = off)'
+  const n = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value
+  if (typeof n !== 'number') throw new FST_CLUSTER_INVALID_OPTION(name, allowed, describeValue(value))
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(name, allowed, describeValue(value))
+  return n
 }
 
 function hook<T> (name: string, value: unknown): Hook<T> | undefined {
@@ -231,6 +297,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
   const duration = (key: keyof ClusterOptions & keyof typeof DEFAULTS, min: number): number =>
     parseDuration(n(key), orDefault(key), { min })
 
+  const sampleInterval = duration('sampleInterval', 10)
   const resolved: ResolvedOptions = {
     appFile,
     fastifyArgs: Object.freeze([...fastifyArgs]),
@@ -246,12 +313,27 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     workerStopTimeout: duration('workerStopTimeout', 1),
     drainDelay: duration('drainDelay', 0),
     forceKillDelay: duration('forceKillDelay', 1),
-    sampleInterval: duration('sampleInterval', 10),
+    sampleInterval,
     restartDelay: duration('restartDelay', 0),
     maxRestartDelay: duration('maxRestartDelay', 0),
     stableUptime: duration('stableUptime', 1),
     crashLoopLimit: parseInteger(n('crashLoopLimit'), orDefault('crashLoopLimit'), 1, 10_000),
     crashLoopWindow: duration('crashLoopWindow', 1),
+    // Unset, it grows with a long sampleInterval instead of failing the 2x rule the user never touched.
+    heartbeatTimeout: given('heartbeatTimeout') === undefined
+      ? Math.max(DEFAULTS.heartbeatTimeout, 2 * sampleInterval)
+      : duration('heartbeatTimeout', 20),
+    maxHeapUsedBytes: parseSize(n('maxHeapUsedBytes'), orDefault('maxHeapUsedBytes'), { min: 0 }),
+    maxRssBytes: parseSize(n('maxRssBytes'), orDefault('maxRssBytes'), { min: 0 }),
+    maxEventLoopDelay: duration('maxEventLoopDelay', 0),
+    maxEventLoopUtilization: parseRatio(n('maxEventLoopUtilization'), orDefault('maxEventLoopUtilization')),
+    unhealthyChecks: parseInteger(n('unhealthyChecks'), orDefault('unhealthyChecks'), 1, 1000),
+    recycleGracePeriod: duration('recycleGracePeriod', 0),
+    maxConcurrentRecycles: parseInteger(n('maxConcurrentRecycles'), orDefault('maxConcurrentRecycles'), 1, MAX_WORKERS),
+    recycleBudget: parseInteger(n('recycleBudget'), orDefault('recycleBudget'), 0, 1_000_000),
+    recycleBudgetWindow: duration('recycleBudgetWindow', 1),
+    recycleOnHealthCheck: bool(n('recycleOnHealthCheck'), orDefault('recycleOnHealthCheck')),
+    onWorkerUnhealthy: hook(n('onWorkerUnhealthy'), given('onWorkerUnhealthy')) as ClusterOptions['onWorkerUnhealthy'],
     signals: bool(n('signals'), orDefault('signals')),
     logger,
     onWorkerFork: hook(n('onWorkerFork'), given('onWorkerFork')),
@@ -263,6 +345,11 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
   if (resolved.maxRestartDelay < resolved.restartDelay) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('maxRestartDelay'),
       `at least ${n('restartDelay')} (${resolved.restartDelay} ms)`, describeValue(given('maxRestartDelay') ?? resolved.maxRestartDelay))
+  }
+  if (resolved.heartbeatTimeout < 2 * resolved.sampleInterval) {
+    throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('heartbeatTimeout'),
+      `at least twice ${n('sampleInterval')} (${2 * resolved.sampleInterval} ms), or one late sample looks like a stuck worker`,
+      describeValue(given('heartbeatTimeout') ?? resolved.heartbeatTimeout))
   }
   if (resolved.drainDelay + resolved.workerStopTimeout + resolved.forceKillDelay > MAX_TIMER_MS) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(`${n('drainDelay')} + ${n('workerStopTimeout')} + ${n('forceKillDelay')}`,

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { restartDelay } from './backoff.js'
 import { CrashLoopBreaker, isFatalBootError, isUnstableExit } from './crash-loop.js'
+import { RecyclePolicy, type Breach, type Decision, type RecycleReason } from './recycle-policy.js'
 import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY } from './errors.js'
 import {
   ClusterEvents, type ClusterEventMap, type ClusterExit, type ExitReason, type WorkerAddress, type WorkerInfo,
@@ -47,7 +48,14 @@ interface ManagedWorker {
   /** Set when the worker had to be signalled because it did not stop in time. */
   forced: boolean
   startupTimedOut: boolean
+  /** Why the primary retired it after a replacement took over (or killed it as stuck). */
+  retired: RecycleReason | null
+  /** A replacement for it is starting (replace before retire). */
+  recycling: { reason: RecycleReason, breaches: Breach[], successor: ManagedWorker | null } | null
   readyAt: number | null
+  lastReportAt: number
+  /** Consecutive samples with at least one breach (for the `worker:unhealthy` announcement). */
+  unhealthyFor: number
   address: WorkerAddress | null
   lastHealth: (HealthSample & { receivedAt: number }) | null
   invalid: Map<string, { count: number, loggedAt: number }>
@@ -58,6 +66,9 @@ interface ManagedWorker {
 interface Slot {
   readonly index: number
   current: ManagedWorker | null
+  /** A worker starting to take over from `current` (recycle); promoted when ready. */
+  successor: ManagedWorker | null
+  recycles: Partial<Record<RecycleReason, number>>
   /** Consecutive unstable exits: drives the backoff. */
   attempt: number
   restarts: number
@@ -78,6 +89,10 @@ export class Supervisor {
   readonly #clock: SupervisorClock
   readonly #events: EventEmitter<ClusterEventMap>
   readonly #breaker: CrashLoopBreaker
+  readonly #policy: RecyclePolicy
+  #watchdog: NodeJS.Timeout | null = null
+  /** Deferred recycles already logged, so a deferral is logged once, not every tick. */
+  readonly #deferredLogged = new Set<string>()
   readonly #slots: Slot[]
   readonly #workers = new Map<number, ManagedWorker>()
   #phase: Phase = 'idle'
@@ -100,7 +115,20 @@ export class Supervisor {
     this.#clock = clock
     this.#breaker = new CrashLoopBreaker(options.crashLoopLimit, options.crashLoopWindow)
     this.#slots = Array.from({ length: options.workers }, (_, index) =>
-      ({ index, current: null, attempt: 0, restarts: 0, restartTimer: null }))
+      ({ index, current: null, successor: null, recycles: {}, attempt: 0, restarts: 0, restartTimer: null }))
+    this.#policy = new RecyclePolicy({
+      heartbeatTimeout: options.heartbeatTimeout,
+      maxHeapUsedBytes: options.maxHeapUsedBytes,
+      maxRssBytes: options.maxRssBytes,
+      maxEventLoopDelay: options.maxEventLoopDelay,
+      maxEventLoopUtilization: options.maxEventLoopUtilization,
+      unhealthyChecks: options.unhealthyChecks,
+      gracePeriod: options.recycleGracePeriod,
+      maxConcurrentRecycles: options.maxConcurrentRecycles,
+      recycleBudget: options.recycleBudget,
+      recycleBudgetWindow: options.recycleBudgetWindow,
+      recycleOnHealthCheck: options.recycleOnHealthCheck
+    })
     this.#ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve
       this.#rejectReady = reject
@@ -120,6 +148,12 @@ export class Supervisor {
     if (this.#phase !== 'idle') return
     this.#phase = 'running'
     for (const slot of this.#slots) this.#fork(slot)
+    // One timer, refreshed after each tick: the watchdog and the recycle policy run every sampleInterval.
+    this.#watchdog = setTimeout(() => {
+      this.#tick()
+      this.#watchdog?.refresh()
+    }, this.#options.sampleInterval)
+    this.#watchdog.unref()
   }
 
   /** A snapshot of the live workers. */
@@ -133,7 +167,9 @@ export class Supervisor {
       uptime: now - w.forkedAt,
       restarts: w.slot.restarts,
       lastHealth: w.lastHealth === null ? null : { ...w.lastHealth },
-      address: w.address === null ? null : { ...w.address }
+      address: w.address === null ? null : { ...w.address },
+      recycling: w.recycling !== null,
+      recycles: { ...w.slot.recycles }
     }))
   }
 
@@ -149,6 +185,8 @@ export class Supervisor {
     this.#emit(ClusterEvents.CLUSTER_SHUTDOWN, { reason, signal })
     this.#rejectReady(new FST_CLUSTER_NOT_READY(reason))
     for (const slot of this.#slots) this.#cancelRestart(slot)
+    if (this.#watchdog !== null) clearTimeout(this.#watchdog)
+    this.#watchdog = null
     // A hook that never settles must not hold the shutdown: it gets workerStopTimeout at most.
     void this.#callHook('onShutdown', this.#options.onShutdown, { reason, signal },
       this.#options.workerStopTimeout).then(() => {
@@ -173,9 +211,9 @@ export class Supervisor {
     return this.#closed
   }
 
-  #fork (slot: Slot): void {
+  #fork (slot: Slot, asSuccessor = false): ManagedWorker | null {
     slot.restartTimer = null
-    if (this.#phase !== 'running') return
+    if (this.#phase !== 'running') return null
     // setupPrimary is process-wide: set it before every fork so each cluster in this process runs its own target.
     cluster.setupPrimary({ exec: this.#target.exec, args: this.#target.args, execArgv: this.#target.execArgv })
     const launch = encodeLaunch({
@@ -198,7 +236,11 @@ export class Supervisor {
       leaving: false,
       forced: false,
       startupTimedOut: false,
+      retired: null,
+      recycling: null,
       readyAt: null,
+      lastReportAt: this.#clock.now(),
+      unhealthyFor: 0,
       address: null,
       lastHealth: null,
       invalid: new Map(),
@@ -217,7 +259,8 @@ export class Supervisor {
       worker.off('exit', onExit)
       worker.off('error', onError)
     }
-    slot.current = managed
+    if (asSuccessor) slot.successor = managed
+    else slot.current = managed
     this.#workers.set(managed.id, managed)
     this.#timer(managed, this.#options.startupTimeout, () => {
       if (managed.state !== 'starting') return
@@ -230,6 +273,7 @@ export class Supervisor {
     this.#log.info({ event: ClusterEvents.WORKER_FORK, ...event }, 'worker forked')
     this.#emit(ClusterEvents.WORKER_FORK, event)
     void this.#callHook('onWorkerFork', this.#options.onWorkerFork, event)
+    return managed
   }
 
   #onMessage (w: ManagedWorker, raw: unknown): void {
@@ -251,16 +295,21 @@ export class Supervisor {
         w.readyAt = now
         w.address = message.address
         w.lastHealth = { ...message.sample, receivedAt: now }
+        w.lastReportAt = now
+        this.#observe(w, message.sample)
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, address: message.address, bootMs: now - w.forkedAt }
         this.#log.info({ event: ClusterEvents.WORKER_READY, ...event }, 'worker ready')
         this.#emit(ClusterEvents.WORKER_READY, event)
         void this.#callHook('onWorkerReady', this.#options.onWorkerReady, event)
+        if (w.slot.successor === w) this.#promote(w)
         this.#checkClusterReady()
         return
       }
       case MessageTypes.HEALTH: {
         if (w.state === 'exited') return
         w.lastHealth = { ...message.sample, receivedAt: now }
+        w.lastReportAt = now
+        if (w.state === 'ready') this.#observe(w, message.sample)
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, sample: message.sample }
         this.#log.trace({ event: ClusterEvents.WORKER_HEALTH, ...event }, 'worker health')
         this.#emit(ClusterEvents.WORKER_HEALTH, event)
@@ -334,23 +383,41 @@ export class Supervisor {
     for (const t of w.timers) clearTimeout(t)
     w.timers.clear()
     this.#workers.delete(w.id)
-    if (w.slot.current === w) w.slot.current = null
+    this.#policy.forget(w.id)
+    const slot = w.slot
+    const wasCurrent = slot.current === w
+    const wasSuccessor = slot.successor === w
+    if (wasCurrent) slot.current = null
+    if (wasSuccessor) slot.successor = null
 
     let reason: ExitReason
-    if (w.stopRequested || w.leaving) reason = w.forced ? 'killed-at-deadline' : 'stopped'
+    if (w.retired === 'stuck') reason = 'stuck'
+    else if (w.retired !== null) reason = w.forced ? 'killed-at-deadline' : 'recycled'
+    else if (w.stopRequested || w.leaving) reason = w.forced ? 'killed-at-deadline' : 'stopped'
     else if (w.startupTimedOut) reason = 'startup-timeout'
     else if (!wasReady) reason = 'boot-failed'
     else reason = 'crashed'
-    const expected = w.stopRequested || w.leaving
-    // A stop counts as clean only if the worker closed by itself with code 0.
-    if (w.stopRequested && (w.forced || code !== 0)) this.#anyForced = true
+    const expected = w.stopRequested || w.leaving || w.retired !== null
+    // A shutdown counts as clean only if every worker closed by itself with code 0.
+    if (w.stopRequested && w.retired === null && (w.forced || code !== 0)) this.#anyForced = true
 
     let restartIn: number | null = null
-    if (w.leaving && !w.stopRequested && this.#phase === 'running') {
+    const running = this.#phase === 'running'
+    if (wasSuccessor && running) {
+      // The replacement of a sick worker died before taking over: keep the old one serving and say so.
+      this.#recycleFailed(slot.current, w, `replacement exited before ready (code ${String(code)}, signal ${String(signal)})`)
+    } else if (!wasCurrent || !running) {
+      // A retired, stuck-and-replaced or shutting-down worker: nothing to replace.
+    } else if (slot.successor !== null) {
+      // The current worker died while its replacement was starting: the replacement takes the slot.
+      const successor = slot.successor
+      slot.successor = null
+      slot.current = successor
+      if (w.recycling !== null) w.recycling = null
+    } else if (w.leaving && !w.stopRequested) {
       restartIn = 0
-      const slot = w.slot
       slot.restartTimer = setTimeout(() => { this.#fork(slot) }, 0)
-    } else if (!expected && this.#phase === 'running') {
+    } else if (!expected) {
       const unstable = isUnstableExit(w.readyAt, now, this.#options.stableUptime)
       if (unstable && this.#breaker.record(now)) {
         const last = this.#lastBootError === null
@@ -358,26 +425,184 @@ export class Supervisor {
           : `${this.#lastBootError.code}: ${this.#lastBootError.message}`
         this.#giveUp(new FST_CLUSTER_CRASH_LOOP(this.#breaker.count(now), this.#options.crashLoopWindow, last), 'crash-loop')
       } else {
-        if (!unstable) w.slot.attempt = 0
-        restartIn = restartDelay(w.slot.attempt, {
+        if (!unstable) slot.attempt = 0
+        restartIn = restartDelay(slot.attempt, {
           initial: this.#options.restartDelay, max: this.#options.maxRestartDelay
         }, this.#clock.random)
-        w.slot.attempt++
-        w.slot.restarts++
-        const slot = w.slot
+        slot.attempt++
+        slot.restarts++
         // Deliberately not unref'd: while every worker is down this timer is what keeps the service coming back.
         slot.restartTimer = setTimeout(() => { this.#fork(slot) }, restartIn)
       }
     }
 
     const event = {
-      id: w.id, slot: w.slot.index, pid: w.pid, code, signal, reason, expected, uptime: now - w.forkedAt, restartIn
+      id: w.id, slot: slot.index, pid: w.pid, code, signal, reason, expected, uptime: now - w.forkedAt, restartIn
     }
     const level = expected && !w.forced ? 'info' : 'warn'
     this.#log[level]({ event: ClusterEvents.WORKER_EXIT, ...event }, 'worker exited')
     this.#emit(ClusterEvents.WORKER_EXIT, event)
     void this.#callHook('onWorkerExit', this.#options.onWorkerExit, event)
     this.#maybeFinish()
+  }
+
+  /** Feeds a ready worker's sample to the policy; announces a threshold when its streak reaches the limit. */
+  #observe (w: ManagedWorker, sample: HealthSample): void {
+    const before = w.unhealthyFor
+    const breaches = this.#policy.observe(w.id, sample)
+    w.unhealthyFor = breaches.length === 0 ? 0 : before + 1
+    if (w.unhealthyFor === this.#options.unhealthyChecks) {
+      const reason = breaches[0]?.metric ?? 'healthCheck'
+      const event = { id: w.id, slot: w.slot.index, pid: w.pid, reason, breaches, sample }
+      this.#log.warn({ event: ClusterEvents.WORKER_UNHEALTHY, ...event }, 'worker unhealthy')
+      this.#emit(ClusterEvents.WORKER_UNHEALTHY, event)
+    }
+  }
+
+  /** Every sampleInterval: carry out what the recycle policy decides. */
+  #tick (): void {
+    if (this.#phase !== 'running') return
+    const now = this.#clock.now()
+    // A recycle lasts until the old worker is gone: a retiring worker still counts against maxConcurrentRecycles.
+    const views = [...this.#workers.values()]
+      .filter((w) => !w.leaving && (w.retired !== null ? w.retired !== 'stuck' : !w.stopRequested))
+      .map((w) => ({
+        id: w.id,
+        ready: w.state === 'ready' && w.retired === null,
+        readyAt: w.readyAt,
+        lastReportAt: w.lastReportAt,
+        recycling: w.recycling !== null || w.retired !== null
+      }))
+    for (const decision of this.#policy.evaluate(views, now)) this.#apply(decision, now)
+  }
+
+  #apply (d: Decision, now: number): void {
+    switch (d.kind) {
+      case 'stuck': {
+        const w = this.#workers.get(d.id)
+        if (w !== undefined) this.#onStuck(w, d.silentFor)
+        return
+      }
+      case 'recycle': {
+        const w = this.#workers.get(d.id)
+        if (w !== undefined) this.#recycle(w, d.reason, d.breaches, now)
+        return
+      }
+      case 'deferred': {
+        const key = `${d.id}:${d.reason}:${d.why}`
+        if (this.#deferredLogged.has(key)) return
+        this.#deferredLogged.add(key)
+        this.#log.info({ event: 'worker:recycle-deferred', id: d.id, reason: d.reason, why: d.why },
+          d.why === 'budget' ? 'recycle deferred: the recycle budget is used up' : 'recycle deferred: another recycle is running')
+        return
+      }
+      case 'overload': {
+        const event = { workers: d.ids, breaches: d.breaches }
+        this.#log.warn({ event: ClusterEvents.CLUSTER_OVERLOAD, ...event },
+          'a majority of workers breach event-loop thresholds: overload, not sickness; no event-loop recycles')
+        this.#emit(ClusterEvents.CLUSTER_OVERLOAD, event)
+        return
+      }
+      case 'overload-end':
+        this.#log.info({ event: 'cluster:overload-end' }, 'overload over')
+    }
+  }
+
+  /** A worker silent past heartbeatTimeout: out of the slot, SIGTERM then SIGKILL by pid, replacement forked now. */
+  #onStuck (w: ManagedWorker, silentFor: number): void {
+    const slot = w.slot
+    const event = { id: w.id, slot: slot.index, pid: w.pid, silentFor, heartbeatTimeout: this.#options.heartbeatTimeout }
+    this.#log.error({ event: ClusterEvents.WORKER_STUCK, ...event }, 'worker stuck: no health report within heartbeatTimeout; killing and replacing it')
+    this.#emit(ClusterEvents.WORKER_STUCK, event)
+    slot.recycles.stuck = (slot.recycles.stuck ?? 0) + 1
+    w.retired = 'stuck'
+    w.stopRequested = true
+    this.#escalate(w)
+    if (slot.current === w) {
+      slot.current = null
+      if (slot.successor !== null) {
+        slot.current = slot.successor
+        slot.successor = null
+      } else {
+        this.#fork(slot)
+      }
+    } else if (slot.successor === w) {
+      slot.successor = null
+      this.#recycleFailed(slot.current, w, 'the replacement got stuck')
+    }
+  }
+
+  /** Replace before retire: ask the hook, start a successor in the same slot; the old worker serves until it is ready. */
+  #recycle (w: ManagedWorker, reason: RecycleReason, breaches: Breach[], now: number): void {
+    // Reserve the recycle now so the next tick does not start a second one while the hook runs.
+    const pending: NonNullable<ManagedWorker['recycling']> = { reason, breaches, successor: null }
+    w.recycling = pending
+    const veto = { id: w.id, pid: w.pid, slot: w.slot.index, reason, breaches }
+    const hook = this.#options.onWorkerUnhealthy
+    const decided = hook === undefined
+      ? Promise.resolve(true)
+      : this.#race(Promise.resolve().then(() => hook(veto)), this.#options.workerStopTimeout)
+        .then((verdict) => verdict !== false, (err: unknown) => {
+          this.#log.error({ err, hook: 'onWorkerUnhealthy' }, 'a lifecycle hook threw; recycling anyway')
+          return true
+        })
+    void decided.then((approved) => {
+      if (w.recycling !== pending) return
+      if (w.state !== 'ready' || this.#phase !== 'running' || w.slot.current !== w) {
+        w.recycling = null
+        return
+      }
+      if (!approved) {
+        w.recycling = null
+        this.#log.info({ event: 'worker:recycle-vetoed', id: w.id, pid: w.pid, reason }, 'recycle vetoed by onWorkerUnhealthy')
+        return
+      }
+      this.#policy.recorded(now)
+      const successor = this.#fork(w.slot, true)
+      pending.successor = successor
+      const event = { id: w.id, slot: w.slot.index, pid: w.pid, reason, breaches, replacementId: successor?.id ?? null }
+      this.#log.warn({ event: ClusterEvents.WORKER_RECYCLE, ...event }, 'recycling worker: its replacement is starting')
+      this.#emit(ClusterEvents.WORKER_RECYCLE, event)
+    })
+  }
+
+  /** The successor is ready: it takes the slot, the old worker drains (it leaves the round-robin first). */
+  #promote (successor: ManagedWorker): void {
+    const slot = successor.slot
+    const old = slot.current
+    slot.successor = null
+    slot.current = successor
+    if (old === null || old.state === 'exited') return
+    const reason = old.recycling?.reason ?? 'eventLoopDelay'
+    slot.recycles[reason] = (slot.recycles[reason] ?? 0) + 1
+    old.retired = reason
+    old.recycling = null
+    this.#stop(old, 0)
+  }
+
+  #recycleFailed (old: ManagedWorker | null, replacement: ManagedWorker, error: string): void {
+    const info = old?.recycling
+    if (old !== null) old.recycling = null
+    const event = {
+      id: old?.id ?? -1, slot: replacement.slot.index, pid: old?.pid ?? -1, reason: info?.reason ?? 'stuck' as RecycleReason,
+      breaches: info?.breaches ?? [], replacementId: replacement.id, error
+    }
+    this.#log.error({ event: ClusterEvents.WORKER_RECYCLE_FAILED, ...event }, 'recycle failed: the old worker keeps serving')
+    this.#emit(ClusterEvents.WORKER_RECYCLE_FAILED, event)
+  }
+
+  /** Resolves with the promise's value, or `undefined` after `ms`. */
+  async #race<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, ms, undefined)
+      timer.unref()
+    })
+    try {
+      return await Promise.race([promise, expired])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   #giveUp (error: Error, reason: string): void {
@@ -390,12 +615,12 @@ export class Supervisor {
   }
 
   /** Step one of a stop: ask the worker to drain through `fastify.close()`; escalate at its deadline. */
-  #stop (w: ManagedWorker): void {
+  #stop (w: ManagedWorker, drainDelay = this.#options.drainDelay): void {
     if (w.state === 'exited' || w.stopRequested) return
     w.stopRequested = true
     w.state = 'draining'
-    this.#send(w, buildDrain(this.#options.drainDelay))
-    this.#timer(w, this.#options.drainDelay + this.#options.workerStopTimeout, () => {
+    this.#send(w, buildDrain(drainDelay))
+    this.#timer(w, drainDelay + this.#options.workerStopTimeout, () => {
       this.#log.warn({ event: 'worker:stop-timeout', id: w.id, pid: w.pid, timeout: this.#options.workerStopTimeout },
         'worker did not stop in time: signalling it')
       w.forced = true
