@@ -24,6 +24,12 @@ function lookup (name: string): FlagSpec | undefined {
 
 function spelled (token: { rawName: string }): string { return token.rawName }
 
+/** The app port as fastify-cli will see it: the flag, then FASTIFY_PORT, then PORT, then 3000. */
+function portFrom (values: Map<FlagSpec, string | boolean>, env: NodeJS.ProcessEnv): string {
+  const flag = values.get(BY_LONG.get('port') as FlagSpec)
+  return String(flag ?? env.FASTIFY_PORT ?? env.PORT ?? 3000)
+}
+
 /**
  * Parses `start` arguments strictly (unknown flags, missing values and repeats are errors, before anything is
  * forked). Cluster flags become `start()` options; fastify-cli's flags stay in `fastifyArgs` in their original
@@ -124,12 +130,14 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
       value = env[key]
       name = key
     }
-    if (flag.type === 'boolean' && typeof value === 'string') {
+    // Only our own boolean flags are read here; fastify-cli reads its own env vars in each worker, its own way.
+    if (flag.type === 'boolean' && typeof value === 'string' && flag.option !== undefined) {
       if (!['true', 'false', '1', '0'].includes(value)) {
         throw new FST_CLUSTER_FLAG_VALUE(`${name} must be true, false, 1 or 0, received "${value}"`)
       }
       value = value === 'true' || value === '1'
     }
+    if (flag.option === 'readinessPath' && value === 'false') value = false
     if (flag.option === 'logger') {
       options.logger = { level: value }
     } else if (flag.option !== undefined) {
@@ -142,6 +150,11 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
       options.workerStopTimeout = value
       names.workerStopTimeout = name
     }
+  }
+  const appPort = portFrom(values, env)
+  if (options.healthPort !== undefined && String(options.healthPort) === String(appPort) &&
+    String(appPort) !== '0') {
+    throw new FST_CLUSTER_FLAG_VALUE(`${String(names.healthPort)} and the app port are both ${String(appPort)}: the health server needs its own port`)
   }
   options.fastifyArgs = [...own.filter((_, i) => !consumed.has(i)), ...rest]
   return { help: false, options: options as ClusterOptions, names: names as OptionNames }

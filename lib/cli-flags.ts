@@ -72,6 +72,11 @@ export const CLUSTER_FLAGS: readonly FlagSpec[] = [
   { name: 'recycle-budget', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET'], default: '3', option: 'recycleBudget', description: 'Threshold recycles allowed per --recycle-budget-window' },
   { name: 'recycle-budget-window', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET_WINDOW'], default: '10m', option: 'recycleBudgetWindow', description: 'Window of --recycle-budget' },
   { name: 'recycle-on-health-check', type: 'boolean', env: ['FASTIFY_RECYCLE_ON_HEALTH_CHECK'], default: 'false', option: 'recycleOnHealthCheck', description: "Also recycle a worker whose own healthCheck keeps failing (by default it feeds readiness only)" },
+  { name: 'health-port', type: 'string', env: ['FASTIFY_HEALTH_PORT'], default: 'off', option: 'healthPort', description: "Port of the primary's health server (/live, /ready, /status, /metrics)" },
+  { name: 'health-address', type: 'string', env: ['FASTIFY_HEALTH_ADDRESS'], default: '127.0.0.1', option: 'healthHost', description: 'Address of the health server' },
+  { name: 'health-status', type: 'boolean', env: ['FASTIFY_HEALTH_STATUS'], default: 'on for a loopback address', option: 'healthStatus', description: 'Serve /status (workers, pids, samples) on the health server' },
+  { name: 'min-ready', type: 'string', env: ['FASTIFY_MIN_READY'], default: '1', option: 'minReady', description: '/ready is 200 while at least this many workers are ready' },
+  { name: 'readiness-path', type: 'string', env: ['FASTIFY_READINESS_PATH'], default: '/health', option: 'readinessPath', description: 'Readiness route on the app port (503 while draining or under pressure); "false" disables it' },
   { name: 'cluster-log-level', type: 'string', env: ['FASTIFY_CLUSTER_LOG_LEVEL'], default: 'info', option: 'logger', description: "Level of the primary's own log (pino JSON on stdout)" }
 ]
 

@@ -79,3 +79,11 @@ export const FST_CLUSTER_WORKER_BOOT = createError<[string, Cause?]>(
 export const FST_CLUSTER_NOT_READY = createError<[string]>(
   'FST_CLUSTER_NOT_READY', 'the cluster closed before it was ready: %s', 500, Error)
 
+
+/** `reload()` while the cluster is not running with every worker ready (still starting, or closing). */
+export const FST_CLUSTER_RELOAD_UNAVAILABLE = createError<[string]>(
+  'FST_CLUSTER_RELOAD_UNAVAILABLE', 'cannot reload: %s', 500, Error)
+
+/** The health server could not listen (port taken, permission denied). Wraps the original as `cause`. */
+export const FST_CLUSTER_HEALTH_LISTEN = createError<[string, string, Cause?]>(
+  'FST_CLUSTER_HEALTH_LISTEN', 'the health server cannot listen on %s: %s', 500, Error)

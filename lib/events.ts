@@ -1,5 +1,6 @@
 import type { HealthSample } from './protocol.js'
 import type { Breach, RecycleReason } from './recycle-policy.js'
+import type { ReloadResult } from './rolling-reload.js'
 
 /** Lifecycle event names, `subject:verb`. Emitted by the handle `start()` returns; logged with the same fields. */
 export const ClusterEvents = {
@@ -31,6 +32,12 @@ export const ClusterEvents = {
   CLUSTER_SHUTDOWN: 'cluster:shutdown',
   /** The crash-loop breaker tripped or a fatal boot error stopped the cluster. Payload: `{ error }`. */
   CLUSTER_GIVE_UP: 'cluster:give-up',
+  /** A rolling reload pass began. Payload: `{ slots }`. */
+  CLUSTER_RELOAD_START: 'cluster:reload:start',
+  /** A rolling reload pass replaced every worker. Payload: {@link ReloadResult}. */
+  CLUSTER_RELOAD_DONE: 'cluster:reload:done',
+  /** A rolling reload pass stopped early (a replacement failed, or shutdown); old workers keep serving. */
+  CLUSTER_RELOAD_FAILED: 'cluster:reload:failed',
   /** Every worker is gone; the cluster is closed. Payload: {@link ClusterExit}. */
   CLUSTER_CLOSE: 'cluster:close'
 } as const
@@ -125,6 +132,9 @@ export interface ClusterEventMap {
   'worker:recycle': [WorkerRecycleEvent]
   'worker:recycle-failed': [WorkerRecycleEvent]
   'cluster:overload': [ClusterOverloadEvent]
+  'cluster:reload:start': [{ slots: number }]
+  'cluster:reload:done': [ReloadResult]
+  'cluster:reload:failed': [ReloadResult]
   'cluster:ready': [ClusterReadyEvent]
   'cluster:shutdown': [ClusterShutdownEvent]
   'cluster:give-up': [{ error: Error }]

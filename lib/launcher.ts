@@ -3,13 +3,16 @@ import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import {
-  FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_UNEXPECTED_WORKER_ENV
-} from './errors.js'
-import type { ClusterEventMap, ClusterExit, WorkerInfo } from './events.js'
 import type { Logger } from 'pino'
+import {
+  FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
+} from './errors.js'
+import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
+import { startHealthServer } from './health-server.js'
 import { createPrimaryLogger } from './logger.js'
+import { ClusterMetrics } from './metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
+import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { Supervisor, type ForkTarget } from './supervisor.js'
 import { connectToPrimary } from '../plugin/channel.js'
 import { runInlineWorker } from '../plugin/worker-runtime.js'
@@ -27,32 +30,161 @@ export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
   readonly closed: Promise<ClusterExit>
   /** Graceful shutdown, as on SIGTERM. Idempotent. */
   close: () => Promise<ClusterExit>
+  /**
+   * Rolling reload, as on SIGHUP: replaces every worker surge first, with no dropped request. A request while a
+   * pass runs joins one more pass after it. Rejects (FST_CLUSTER_RELOAD_UNAVAILABLE) before ready, after close
+   * and in a worker.
+   */
+  reload: () => Promise<ReloadResult>
   /** The live workers (empty in a worker). */
   workers: () => WorkerInfo[]
+  /** The health server's port once it listens, else `null`. */
+  readonly healthPort: number | null
   /** In a worker: the Fastify instance once ready; `null` in the primary. */
   readonly fastify: FastifyInstance | null
 }
 
-/** Signals that shut the cluster down; a second one forces. SIGHUP is left for reload. */
+/** Signals that shut the cluster down; a second one forces. */
 const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
 
+/** The primary: the pool, rolling reload, health server, metrics and signals, wired together. */
 class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
   readonly isPrimary = true
   readonly fastify = null
   readonly #supervisor: Supervisor
+  readonly #reloader: RollingReload
+  readonly #metrics: ClusterMetrics
+  readonly #log: Logger
+  readonly #options: ResolvedOptions
+  readonly #closed: Promise<ClusterExit>
+  #health: { port: number, close: () => Promise<void> } | null = null
+  #uninstallSignals: () => void = () => {}
 
-  constructor (create: (events: EventEmitter<ClusterEventMap>) => Supervisor) {
+  constructor (options: ResolvedOptions, target: ForkTarget) {
     super()
-    this.#supervisor = create(this)
+    this.#options = options
+    this.#log = createPrimaryLogger(options.logger)
+    this.#supervisor = new Supervisor(options, this.#log, target, this)
+    this.#metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers() })
+    this.on(ClusterEvents.WORKER_EXIT, (e) => { this.#metrics.exits.inc({ reason: e.reason }) })
+    this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics.recycles.inc({ reason: e.reason }) })
+    this.on(ClusterEvents.WORKER_STUCK, () => { this.#metrics.recycles.inc({ reason: 'stuck' }) })
+    const supervisor = this.#supervisor
+    this.#reloader = new RollingReload({
+      get slotCount () { return supervisor.slotCount },
+      isRunning: () => supervisor.phase === 'running',
+      replaceSlot: async (index) => await supervisor.replaceSlot(index),
+      pauseRecycles: (paused) => { supervisor.pauseRecycles(paused) }
+    }, options.maxConcurrentRecycles, {
+      start: (pass) => {
+        this.#log.info({ event: ClusterEvents.CLUSTER_RELOAD_START, ...pass }, 'rolling reload started')
+        this.#emitSafely(ClusterEvents.CLUSTER_RELOAD_START, pass)
+      },
+      done: (result) => { this.#reloadDone(result) }
+    })
+    // The health server outlives the workers (so /ready says 503 and /live 200 through the drain).
+    this.#closed = this.#supervisor.closed.then(async (exit) => {
+      this.#uninstallSignals()
+      await this.#health?.close().catch(() => {})
+      return exit
+    })
   }
 
-  /** Internal: the launcher's access to the pool it wraps. */
-  get supervisor (): Supervisor { return this.#supervisor }
-
   get ready (): Promise<void> { return this.#supervisor.ready }
-  get closed (): Promise<ClusterExit> { return this.#supervisor.closed }
-  close = async (): Promise<ClusterExit> => await this.#supervisor.close('close()')
+  get closed (): Promise<ClusterExit> { return this.#closed }
+  get healthPort (): number | null { return this.#health?.port ?? null }
+
+  /** Installs the signal handlers now, so a signal right after start() is already handled. */
+  installSignals (): void {
+    if (this.#options.signals) this.#uninstallSignals = this.#installSignals()
+  }
+
+  /** Forks the workers and starts the health server. */
+  begin (): void {
+    this.#supervisor.start()
+    const port = this.#options.healthPort
+    if (port !== undefined) {
+      startHealthServer({
+        port,
+        host: this.#options.healthHost,
+        minReady: this.#options.minReady,
+        status: this.#options.healthStatus
+      }, {
+        workers: () => this.#supervisor.workers(),
+        phase: () => this.#supervisor.phase,
+        gaveUp: () => this.#supervisor.gaveUp
+      }, this.#metrics, this.#log).then((health) => {
+        this.#health = health
+        // Closed while it was starting: close it too.
+        if (this.#supervisor.phase === 'closed') void health.close()
+      }, (err: Error) => { this.#supervisor.fail(err, 'health-server') })
+    }
+  }
+
+  close = async (): Promise<ClusterExit> => {
+    await this.#supervisor.close('close()')
+    return await this.#closed
+  }
+
+  reload = async (): Promise<ReloadResult> => {
+    const phase = this.#supervisor.phase
+    if (phase !== 'running') throw new FST_CLUSTER_RELOAD_UNAVAILABLE(`the cluster is ${phase === 'idle' ? 'starting' : phase}`)
+    if (!this.#supervisor.isReady) throw new FST_CLUSTER_RELOAD_UNAVAILABLE('the cluster is not ready yet')
+    return await this.#reloader.request()
+  }
+
   workers = (): WorkerInfo[] => this.#supervisor.workers()
+
+  #reloadDone (result: ReloadResult): void {
+    const outcome = result.aborted === null ? 'done' : result.aborted
+    this.#metrics.reloads.inc({ outcome })
+    const fields = {
+      replaced: result.replaced.length, failed: result.failed, aborted: result.aborted, durationMs: result.durationMs
+    }
+    if (result.aborted === null) {
+      this.#log.info({ event: ClusterEvents.CLUSTER_RELOAD_DONE, ...fields }, 'rolling reload done')
+      this.#emitSafely(ClusterEvents.CLUSTER_RELOAD_DONE, result)
+    } else {
+      this.#log.error({ event: ClusterEvents.CLUSTER_RELOAD_FAILED, ...fields },
+        'rolling reload stopped: the remaining old workers keep serving')
+      this.#emitSafely(ClusterEvents.CLUSTER_RELOAD_FAILED, result)
+    }
+    const hook = this.#options.onReload
+    if (hook !== undefined) {
+      Promise.resolve().then(() => hook(result)).catch((err: unknown) => {
+        this.#log.error({ err, hook: 'onReload' }, 'a lifecycle hook threw')
+      })
+    }
+  }
+
+  #emitSafely<K extends keyof ClusterEventMap> (event: K, ...args: ClusterEventMap[K]): void {
+    try {
+      this.emit(event, ...(args as never))
+    } catch (err) {
+      this.#log.error({ err, event }, 'an event listener threw')
+    }
+  }
+
+  /** SIGTERM/SIGINT: shutdown, a second one forces. SIGHUP: rolling reload (coalesced). */
+  #installSignals (): () => void {
+    const supervisor = this.#supervisor
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (supervisor.phase === 'closing') void supervisor.forceClose(signal)
+      else void supervisor.close('signal', signal)
+    }
+    const onHangup = (): void => {
+      this.reload().catch((err: Error) => {
+        this.#log.warn({ signal: 'SIGHUP', err: { code: (err as { code?: string }).code, message: err.message } },
+          'SIGHUP received but no reload is possible now')
+      })
+    }
+    for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal)
+    process.on('SIGHUP', onHangup)
+    return () => {
+      for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal)
+      process.off('SIGHUP', onHangup)
+    }
+  }
 }
 
 class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
@@ -75,23 +207,12 @@ class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandl
     return await this.closed
   }
 
-  workers = (): WorkerInfo[] => []
-}
+  reload = async (): Promise<ReloadResult> => {
+    throw new FST_CLUSTER_RELOAD_UNAVAILABLE('reload() is for the primary; this is a worker')
+  }
 
-/** Installs the primary's signal handlers; returns the function that removes them. */
-function installSignals (supervisor: Supervisor, log: Logger): () => void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (supervisor.phase === 'closing') void supervisor.forceClose(signal)
-    else void supervisor.close('signal', signal)
-  }
-  // SIGHUP is kept for rolling reload; until then it must not kill the primary (its default action).
-  const onHangup = (): void => { log.warn({ signal: 'SIGHUP' }, 'SIGHUP received: rolling reload is not available yet; ignored') }
-  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal)
-  process.on('SIGHUP', onHangup)
-  return () => {
-    for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal)
-    process.off('SIGHUP', onHangup)
-  }
+  workers = (): WorkerInfo[] => []
+  readonly healthPort = null
 }
 
 /**
@@ -106,19 +227,14 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
   }
   const resolved = resolveOptions(options, names)
   const target = forkTarget(resolved, names)
-  const logger = createPrimaryLogger(resolved.logger)
-  const handle = new PrimaryHandle((events) => new Supervisor(resolved, logger, target, events))
-  const supervisor = handle.supervisor
+  const handle = new PrimaryHandle(resolved, target)
+  handle.installSignals()
   if (resolved.signals) {
-    const uninstall = installSignals(supervisor, logger)
-    void supervisor.closed.then((exit) => {
-      uninstall()
-      // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
-      if (exit.code !== 0) process.exitCode = exit.code
-    })
+    // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
+    void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
   }
   // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
-  process.nextTick(() => { supervisor.start() })
+  process.nextTick(() => { handle.begin() })
   return handle
 }
 

@@ -9,8 +9,11 @@ export function createPrimaryLogger (option: boolean | LoggerOptions | Logger): 
   if (isLogger(option)) return option
   const base = { primaryPid: process.pid, hostname: hostname(), name: 'fastify-cluster' }
   if (option === false) return pino({ enabled: false })
-  if (option === true) return pino({ base, level: 'info' })
-  return pino({ base, level: 'info', ...option })
+  // Synchronous writes: lifecycle lines are few, and the last ones (exit, close) must not be lost or reordered
+  // when the CLI exits right after them.
+  const destination = pino.destination({ dest: 1, sync: true })
+  if (option === true) return pino({ base, level: 'info' }, destination)
+  return pino({ base, level: 'info', ...option }, destination)
 }
 
 function isLogger (value: unknown): value is Logger {

@@ -11,6 +11,7 @@ import type {
 } from './events.js'
 import { MAX_TIMER_MS, parseDuration, parseInteger, parseSize, type Duration, type Size } from './units.js'
 import type { Breach, RecycleReason } from './recycle-policy.js'
+import type { ReloadResult } from './rolling-reload.js'
 
 /** Upper bound on `workers`: more is a typo, not a plan. */
 export const MAX_WORKERS = 1024
@@ -96,7 +97,26 @@ export interface ClusterOptions {
    */
   onWorkerUnhealthy?: (event: { id: number, pid: number, slot: number, reason: RecycleReason, breaches: Breach[] }) =>
   boolean | undefined | void | Promise<boolean | undefined | void>
-  /** Install SIGTERM/SIGINT (graceful shutdown, a second one forces) handlers in the primary. @default true */
+  /**
+   * Port of the primary's health server (`/live`, `/ready`, `/status`, `/metrics`), which answers even when every
+   * worker is stuck. Off unless set; 0 picks a free port.
+   */
+  healthPort?: number | string
+  /** Address of the health server. @default "127.0.0.1" */
+  healthHost?: string
+  /** Serve `/status` (workers, pids, samples) on the health server. @default true on a loopback address, else false */
+  healthStatus?: boolean
+  /** `/ready` answers 200 while at least this many workers are ready (and the cluster is not draining). @default 1 */
+  minReady?: number | string
+  /**
+   * Readiness route each worker adds on the app's own port, for load balancers that only poll the traffic port:
+   * 503 (with Retry-After) while the worker drains or is under pressure. `false` disables it; skipped with a log
+   * line if the app defines the same route. @default "/health"
+   */
+  readinessPath?: string | false
+  /** Called after each rolling reload pass with its result. */
+  onReload?: Hook<ReloadResult>
+  /** Install SIGTERM/SIGINT (graceful shutdown, a second one forces) and SIGHUP (rolling reload) handlers. @default true */
   signals?: boolean
   /** Primary logger: `true` (pino JSON on stdout, level info), pino options, a pino logger, or `false`. @default true */
   logger?: boolean | LoggerOptions | Logger
@@ -142,6 +162,12 @@ export interface ResolvedOptions {
   readonly recycleBudgetWindow: number
   readonly recycleOnHealthCheck: boolean
   readonly onWorkerUnhealthy: ClusterOptions['onWorkerUnhealthy']
+  readonly healthPort: number | undefined
+  readonly healthHost: string
+  readonly healthStatus: boolean
+  readonly minReady: number
+  readonly readinessPath: string | false
+  readonly onReload: Hook<ReloadResult> | undefined
   readonly signals: boolean
   readonly logger: boolean | LoggerOptions | Logger
   readonly onWorkerFork: Hook<WorkerForkEvent> | undefined
@@ -175,6 +201,9 @@ export const DEFAULTS = Object.freeze({
   recycleBudget: 3,
   recycleBudgetWindow: 600_000,
   recycleOnHealthCheck: false,
+  healthHost: '127.0.0.1',
+  minReady: 1,
+  readinessPath: '/health' as string | false,
   signals: true,
   logger: true
 })
@@ -185,7 +214,8 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'stableUptime', 'crashLoopLimit', 'crashLoopWindow', 'signals', 'logger', 'onWorkerFork', 'onWorkerReady',
   'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
   'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
-  'recycleBudgetWindow', 'recycleOnHealthCheck', 'onWorkerUnhealthy'
+  'recycleBudgetWindow', 'recycleOnHealthCheck', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
+  'minReady', 'readinessPath', 'onReload'
 ])
 
 /**
@@ -212,6 +242,25 @@ function parseWorkers (name: string, value: unknown, cores: number): number {
 
 function parsePort (name: string, value: unknown): number {
   return parseInteger(name, value, 0, 65535)
+}
+
+function parseHost (name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new FST_CLUSTER_INVALID_OPTION(name, 'a non-empty host name or IP address', describeValue(value))
+  }
+  return value
+}
+
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
+}
+
+function parseReadinessPath (name: string, value: unknown): string | false {
+  if (value === false) return false
+  if (typeof value !== 'string' || !/^\/[\w\-./]*$/.test(value)) {
+    throw new FST_CLUSTER_INVALID_OPTION(name, 'false or a path starting with "/"', describeValue(value))
+  }
+  return value
 }
 
 /** A ratio from 0 to 1 (a number or a decimal string); 0 means "off". */
@@ -284,10 +333,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
       throw new FST_CLUSTER_INVALID_OPTION(n(key), 'an object', describeValue(value))
     }
   }
-  const host: unknown = given('host') === undefined ? DEFAULTS.host : given('host')
-  if (typeof host !== 'string' || host.trim() === '') {
-    throw new FST_CLUSTER_INVALID_OPTION(n('host'), 'a non-empty host name or IP address', describeValue(host))
-  }
+  const host = parseHost(n('host'), given('host') === undefined ? DEFAULTS.host : given('host'))
   const logger: unknown = given('logger') === undefined ? DEFAULTS.logger : given('logger')
   if (typeof logger !== 'boolean' && (typeof logger !== 'object' || logger === null)) {
     throw new FST_CLUSTER_INVALID_OPTION(n('logger'), 'a boolean, pino options or a pino logger', describeValue(logger))
@@ -298,6 +344,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     parseDuration(n(key), orDefault(key), { min })
 
   const sampleInterval = duration('sampleInterval', 10)
+  const workers = parseWorkers(n('workers'), given('workers') === undefined ? cores : given('workers'), cores)
   const resolved: ResolvedOptions = {
     appFile,
     fastifyArgs: Object.freeze([...fastifyArgs]),
@@ -308,7 +355,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
       ? parsePort(n('port'), given('port'))
       : parsePort('PORT', env.PORT !== undefined && env.PORT !== '' ? env.PORT : 3000),
     host,
-    workers: parseWorkers(n('workers'), given('workers') === undefined ? cores : given('workers'), cores),
+    workers,
     startupTimeout: duration('startupTimeout', 1),
     workerStopTimeout: duration('workerStopTimeout', 1),
     drainDelay: duration('drainDelay', 0),
@@ -321,7 +368,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     crashLoopWindow: duration('crashLoopWindow', 1),
     // Unset, it grows with a long sampleInterval instead of failing the 2x rule the user never touched.
     heartbeatTimeout: given('heartbeatTimeout') === undefined
-      ? Math.max(DEFAULTS.heartbeatTimeout, 2 * sampleInterval)
+      ? Math.min(MAX_TIMER_MS, Math.max(DEFAULTS.heartbeatTimeout, 2 * sampleInterval))
       : duration('heartbeatTimeout', 20),
     maxHeapUsedBytes: parseSize(n('maxHeapUsedBytes'), orDefault('maxHeapUsedBytes'), { min: 0 }),
     maxRssBytes: parseSize(n('maxRssBytes'), orDefault('maxRssBytes'), { min: 0 }),
@@ -334,6 +381,14 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     recycleBudgetWindow: duration('recycleBudgetWindow', 1),
     recycleOnHealthCheck: bool(n('recycleOnHealthCheck'), orDefault('recycleOnHealthCheck')),
     onWorkerUnhealthy: hook(n('onWorkerUnhealthy'), given('onWorkerUnhealthy')) as ClusterOptions['onWorkerUnhealthy'],
+    healthPort: given('healthPort') === undefined ? undefined : parsePort(n('healthPort'), given('healthPort')),
+    healthHost: parseHost(n('healthHost'), orDefault('healthHost')),
+    healthStatus: given('healthStatus') === undefined
+      ? isLoopback(String(orDefault('healthHost')))
+      : bool(n('healthStatus'), given('healthStatus')),
+    minReady: parseInteger(n('minReady'), orDefault('minReady'), 1, workers),
+    readinessPath: parseReadinessPath(n('readinessPath'), orDefault('readinessPath')),
+    onReload: hook(n('onReload'), given('onReload')),
     signals: bool(n('signals'), orDefault('signals')),
     logger,
     onWorkerFork: hook(n('onWorkerFork'), given('onWorkerFork')),
@@ -345,6 +400,10 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
   if (resolved.maxRestartDelay < resolved.restartDelay) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('maxRestartDelay'),
       `at least ${n('restartDelay')} (${resolved.restartDelay} ms)`, describeValue(given('maxRestartDelay') ?? resolved.maxRestartDelay))
+  }
+  if (resolved.healthPort !== undefined && resolved.healthPort !== 0 && resolved.app !== undefined &&
+    resolved.healthPort === resolved.port) {
+    throw new FST_CLUSTER_CONFLICTING_OPTIONS(`${n('healthPort')} and ${n('port')} are both ${resolved.port}: the health server needs its own port`)
   }
   if (resolved.heartbeatTimeout < 2 * resolved.sampleInterval) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('heartbeatTimeout'),

@@ -193,6 +193,8 @@ export interface WorkerLaunch {
   slot: number
   sampleInterval: number
   drainDelay: number
+  /** The readiness route each worker adds on the app port, or `false`. */
+  readinessPath: string | false
   /** Present for an app file: the `fastify start` arguments (flags, the file, `--` plugin options). */
   fastifyArgs?: string[]
 }
@@ -212,11 +214,14 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
   if (args !== undefined && !(Array.isArray(args) && args.every((a) => typeof a === 'string'))) return null
   if (typeof value.slot !== 'number' || typeof value.sampleInterval !== 'number' ||
     typeof value.drainDelay !== 'number') return null
+  const readinessPath = value.readinessPath
+  if (readinessPath !== false && typeof readinessPath !== 'string') return null
   return {
     v: PROTOCOL_VERSION,
     slot: value.slot,
     sampleInterval: value.sampleInterval,
     drainDelay: value.drainDelay,
+    readinessPath,
     ...(args === undefined ? {} : { fastifyArgs: args as string[] })
   }
 }

@@ -106,6 +106,12 @@ export class RecyclePolicy {
     this.#recycledAt.push(now)
   }
 
+  /** Gives back a budget entry taken by `recorded(at)` (the recycle was vetoed). */
+  released (at: number): void {
+    const i = this.#recycledAt.lastIndexOf(at)
+    if (i !== -1) this.#recycledAt.splice(i, 1)
+  }
+
   /** Threshold recycles in the budget window ending at `now`. */
   budgetUsed (now: number): number {
     this.#recycledAt = this.#recycledAt.filter((t) => now - t < this.#s.recycleBudgetWindow)

@@ -48,10 +48,16 @@ interface ManagedWorker {
   /** Set when the worker had to be signalled because it did not stop in time. */
   forced: boolean
   startupTimedOut: boolean
+  /** Stopped by a signal because it was still booting when the cluster shut down. */
+  stoppedWhileBooting: boolean
   /** Why the primary retired it after a replacement took over (or killed it as stuck). */
-  retired: RecycleReason | null
+  retired: RecycleReason | 'reload' | null
   /** A replacement for it is starting (replace before retire). */
-  recycling: { reason: RecycleReason, breaches: Breach[], successor: ManagedWorker | null } | null
+  recycling: { reason: RecycleReason | 'reload', breaches: Breach[], successor: ManagedWorker | null } | null
+  /** For a successor: told whether it took over its slot (for `replaceSlot`). */
+  takeover: ((result: { ok: boolean, error?: string }) => void) | null
+  /** Called once when the process has exited. */
+  exitWaiters: Array<() => void>
   readyAt: number | null
   lastReportAt: number
   /** Consecutive samples with at least one breach (for the `worker:unhealthy` announcement). */
@@ -77,6 +83,15 @@ interface Slot {
 
 type Phase = 'idle' | 'running' | 'closing' | 'closed'
 
+/** The outcome of replacing one slot's worker. */
+export interface SlotReplacement {
+  slot: number
+  ok: boolean
+  error?: string
+  oldPid: number | null
+  newPid: number | null
+}
+
 /**
  * The pool: forks one worker per slot, keeps each worker's state machine, replaces crashed workers with backoff,
  * trips the crash-loop breaker, and shuts down in order. Decisions come from pure modules (backoff, crash-loop);
@@ -91,6 +106,8 @@ export class Supervisor {
   readonly #breaker: CrashLoopBreaker
   readonly #policy: RecyclePolicy
   #watchdog: NodeJS.Timeout | null = null
+  /** Set during a rolling reload: threshold recycles wait (stuck workers are still replaced). */
+  #recyclesPaused = false
   /** Deferred recycles already logged, so a deferral is logged once, not every tick. */
   readonly #deferredLogged = new Set<string>()
   readonly #slots: Slot[]
@@ -143,6 +160,15 @@ export class Supervisor {
   /** Resolves once every worker is gone after shutdown or giving up. */
   get closed (): Promise<ClusterExit> { return this.#closed }
   get phase (): Phase { return this.#phase }
+  /** True once every slot has had a ready worker. */
+  get isReady (): boolean { return this.#everReady }
+  /** Gives up from outside (the health server cannot listen): close everything, exit 1 with `error`. */
+  fail (error: Error, reason: string): void {
+    this.#giveUp(error, reason)
+  }
+
+  /** True once the breaker tripped or a fatal boot error stopped the cluster. */
+  get gaveUp (): boolean { return this.#outcome !== null }
 
   start (): void {
     if (this.#phase !== 'idle') return
@@ -154,6 +180,41 @@ export class Supervisor {
       this.#watchdog?.refresh()
     }, this.#options.sampleInterval)
     this.#watchdog.unref()
+  }
+
+  /** Threshold recycles wait while set (a rolling reload is replacing workers). */
+  pauseRecycles (paused: boolean): void {
+    this.#recyclesPaused = paused
+  }
+
+  get slotCount (): number { return this.#slots.length }
+
+  /**
+   * Replaces one slot's worker, surge first: fork the successor, wait until it is ready, then the old worker
+   * drains (it leaves the round-robin when its server closes) and exits. Resolves when the old one is gone, or
+   * with `ok: false` if the successor failed (the old worker keeps serving).
+   */
+  async replaceSlot (index: number): Promise<SlotReplacement> {
+    const slot = this.#slots[index]
+    const old = slot?.current ?? null
+    if (slot === undefined || old === null || old.state !== 'ready' || slot.successor !== null || old.recycling !== null ||
+      this.#phase !== 'running') {
+      return { slot: index, ok: false, error: 'the slot has no ready worker to replace', oldPid: old?.pid ?? null, newPid: null }
+    }
+    old.recycling = { reason: 'reload', breaches: [], successor: null }
+    const successor = this.#fork(slot, true)
+    if (successor === null) {
+      old.recycling = null
+      return { slot: index, ok: false, error: 'the cluster is shutting down', oldPid: old.pid, newPid: null }
+    }
+    old.recycling.successor = successor
+    const outcome = await new Promise<{ ok: boolean, error?: string }>((resolve) => { successor.takeover = resolve })
+    if (!outcome.ok) {
+      return { slot: index, ok: false, error: outcome.error ?? 'failed', oldPid: old.pid, newPid: successor.pid }
+    }
+    // The state changed while we awaited (TypeScript still narrows it to 'ready').
+    if ((old.state as WorkerState) !== 'exited') await new Promise<void>((resolve) => { old.exitWaiters.push(resolve) })
+    return { slot: index, ok: true, oldPid: old.pid, newPid: successor.pid }
   }
 
   /** A snapshot of the live workers. */
@@ -221,6 +282,7 @@ export class Supervisor {
       slot: slot.index,
       sampleInterval: this.#options.sampleInterval,
       drainDelay: this.#options.drainDelay,
+      readinessPath: this.#options.readinessPath,
       ...(this.#target.fastifyArgs === undefined ? {} : { fastifyArgs: this.#target.fastifyArgs })
     })
     const worker = cluster.fork({ [WORKER_ENV]: launch })
@@ -236,8 +298,11 @@ export class Supervisor {
       leaving: false,
       forced: false,
       startupTimedOut: false,
+      stoppedWhileBooting: false,
       retired: null,
       recycling: null,
+      takeover: null,
+      exitWaiters: [],
       readyAt: null,
       lastReportAt: this.#clock.now(),
       unhealthyFor: 0,
@@ -389,6 +454,7 @@ export class Supervisor {
     const wasSuccessor = slot.successor === w
     if (wasCurrent) slot.current = null
     if (wasSuccessor) slot.successor = null
+    for (const waiter of w.exitWaiters.splice(0)) waiter()
 
     let reason: ExitReason
     if (w.retired === 'stuck') reason = 'stuck'
@@ -399,13 +465,16 @@ export class Supervisor {
     else reason = 'crashed'
     const expected = w.stopRequested || w.leaving || w.retired !== null
     // A shutdown counts as clean only if every worker closed by itself with code 0.
-    if (w.stopRequested && w.retired === null && (w.forced || code !== 0)) this.#anyForced = true
+    if (w.stopRequested && w.retired === null && !w.stoppedWhileBooting && (w.forced || code !== 0)) this.#anyForced = true
 
     let restartIn: number | null = null
     const running = this.#phase === 'running'
     if (wasSuccessor && running) {
       // The replacement of a sick worker died before taking over: keep the old one serving and say so.
       this.#recycleFailed(slot.current, w, `replacement exited before ready (code ${String(code)}, signal ${String(signal)})`)
+    } else if (wasSuccessor) {
+      w.takeover?.({ ok: false, error: 'the cluster is shutting down' })
+      w.takeover = null
     } else if (!wasCurrent || !running) {
       // A retired, stuck-and-replaced or shutting-down worker: nothing to replace.
     } else if (slot.successor !== null) {
@@ -484,6 +553,10 @@ export class Supervisor {
         return
       }
       case 'recycle': {
+        if (this.#recyclesPaused) {
+          this.#apply({ kind: 'deferred', id: d.id, reason: d.reason, why: 'concurrency' }, now)
+          return
+        }
         const w = this.#workers.get(d.id)
         if (w !== undefined) this.#recycle(w, d.reason, d.breaches, now)
         return
@@ -537,6 +610,8 @@ export class Supervisor {
     // Reserve the recycle now so the next tick does not start a second one while the hook runs.
     const pending: NonNullable<ManagedWorker['recycling']> = { reason, breaches, successor: null }
     w.recycling = pending
+    // Take the budget now, not after the hook: the next tick must see it spent.
+    this.#policy.recorded(now)
     const veto = { id: w.id, pid: w.pid, slot: w.slot.index, reason, breaches }
     const hook = this.#options.onWorkerUnhealthy
     const decided = hook === undefined
@@ -550,14 +625,15 @@ export class Supervisor {
       if (w.recycling !== pending) return
       if (w.state !== 'ready' || this.#phase !== 'running' || w.slot.current !== w) {
         w.recycling = null
+        this.#policy.released(now)
         return
       }
       if (!approved) {
         w.recycling = null
+        this.#policy.released(now)
         this.#log.info({ event: 'worker:recycle-vetoed', id: w.id, pid: w.pid, reason }, 'recycle vetoed by onWorkerUnhealthy')
         return
       }
-      this.#policy.recorded(now)
       const successor = this.#fork(w.slot, true)
       pending.successor = successor
       const event = { id: w.id, slot: w.slot.index, pid: w.pid, reason, breaches, replacementId: successor?.id ?? null }
@@ -573,18 +649,24 @@ export class Supervisor {
     slot.successor = null
     slot.current = successor
     if (old === null || old.state === 'exited') return
-    const reason = old.recycling?.reason ?? 'eventLoopDelay'
-    slot.recycles[reason] = (slot.recycles[reason] ?? 0) + 1
+    const reason = old.recycling?.reason ?? 'reload'
+    if (reason !== 'reload') slot.recycles[reason] = (slot.recycles[reason] ?? 0) + 1
     old.retired = reason
     old.recycling = null
     this.#stop(old, 0)
+    successor.takeover?.({ ok: true })
+    successor.takeover = null
   }
 
   #recycleFailed (old: ManagedWorker | null, replacement: ManagedWorker, error: string): void {
     const info = old?.recycling
     if (old !== null) old.recycling = null
+    replacement.takeover?.({ ok: false, error })
+    replacement.takeover = null
+    // A reload reports its own failure; this event is for health recycles.
+    if (info?.reason === 'reload') return
     const event = {
-      id: old?.id ?? -1, slot: replacement.slot.index, pid: old?.pid ?? -1, reason: info?.reason ?? 'stuck' as RecycleReason,
+      id: old?.id ?? -1, slot: replacement.slot.index, pid: old?.pid ?? -1, reason: (info?.reason ?? 'stuck') as RecycleReason,
       breaches: info?.breaches ?? [], replacementId: replacement.id, error
     }
     this.#log.error({ event: ClusterEvents.WORKER_RECYCLE_FAILED, ...event }, 'recycle failed: the old worker keeps serving')
@@ -618,6 +700,13 @@ export class Supervisor {
   #stop (w: ManagedWorker, drainDelay = this.#options.drainDelay): void {
     if (w.state === 'exited' || w.stopRequested) return
     w.stopRequested = true
+    if (w.state === 'starting') {
+      // A booting worker serves nothing and may not listen for IPC yet (a message sent before its listener exists
+      // is lost): a signal is the reliable stop, and not a forced one.
+      w.stoppedWhileBooting = true
+      this.#escalate(w)
+      return
+    }
     w.state = 'draining'
     this.#send(w, buildDrain(drainDelay))
     this.#timer(w, drainDelay + this.#options.workerStopTimeout, () => {

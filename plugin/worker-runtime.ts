@@ -4,6 +4,7 @@
  * report boot failures, decide what each signal does. This module, like a CLI, may end the process.
  */
 import { createRequire } from 'node:module'
+import net from 'node:net'
 import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -13,10 +14,24 @@ import { describeValue } from '../lib/messages.js'
 import { MessageTypes, buildBootError, buildLeaving } from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
 import { clusterStateOf, fastifyCluster } from './index.js'
+import { addReadinessRoute } from './readiness-route.js'
 
 interface Built {
   fastify: FastifyInstance
   listen: FastifyListenOptions
+}
+
+/** Longest wait for open keep-alive connections to move to other workers before closing the rest. */
+const SETTLE_MS = 1000
+
+/** Resolves when the server has no open connection left, or after `max` ms. */
+async function settle (server: net.Server, max: number): Promise<void> {
+  const deadline = Date.now() + max
+  for (;;) {
+    const open = await new Promise<number>((resolve) => { server.getConnections((err, n) => { resolve(err === null ? n : 0) }) })
+    if (open === 0 || Date.now() >= deadline) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 /** Signals a worker leaves to the primary: a terminal's Ctrl+C or hangup reaches the whole process group. */
@@ -60,7 +75,10 @@ export class WorkerLifecycle {
     this.#cleanups.push(() => { process.off('SIGTERM', onTerm) })
   }
 
-  /** Hands over the built app (SIGTERM drains it from now on); a drain requested while booting starts now. */
+  /** True when the primary asked for a drain before the app was handed over. */
+  get drainPending (): boolean { return this.#drainRequested !== null }
+
+  /** Hands over the listening app (SIGTERM drains it from now on); a drain requested while booting starts now. */
   attach (fastify: FastifyInstance): void {
     this.#fastify = fastify
     if (this.#drainRequested !== null) this.drain(this.#drainRequested)
@@ -77,13 +95,29 @@ export class WorkerLifecycle {
     clusterStateOf(fastify)?.markDraining()
     fastify.log.info({ delay }, 'fastify-cluster: draining')
     const timer = setTimeout(() => {
-      fastify.close().then(() => { this.#leave(0) }, (err: unknown) => {
+      this.#close(fastify).then(() => { this.#leave(0) }, (err: unknown) => {
         fastify.log.error({ err }, 'fastify-cluster: fastify.close() failed')
         this.#leave(1)
       })
     }, delay)
     // Not unref'd on purpose: an app with no open handle must still drain and close before leaving.
     this.#cleanups.push(() => { clearTimeout(timer) })
+  }
+
+  /**
+   * Leaves the round-robin first (the listening socket closes, open connections stay), lets keep-alive clients
+   * move on (each response now says Connection: close), then `fastify.close()`: hooks run, in-flight requests
+   * finish, and only connections idle for the whole settle window are closed under a client, which is the race
+   * that loses requests when a server closes keep-alive sockets in the middle of traffic.
+   */
+  async #close (fastify: FastifyInstance): Promise<void> {
+    const server = fastify.server
+    if (server.listening) {
+      // net.Server's close, not http.Server's: the latter also closes idle keep-alive sockets at once.
+      net.Server.prototype.close.call(server)
+      await settle(server, SETTLE_MS)
+    }
+    await fastify.close()
   }
 
   /** Reports a boot failure to the primary, then ends the worker with code 1. */
@@ -104,8 +138,13 @@ async function boot (lifecycle: WorkerLifecycle, build: () => Promise<Built>): P
   let built: Built
   try {
     built = await build()
-    lifecycle.attach(built.fastify)
+    // Told to drain while booting (shutdown, or a reload that was cancelled): close without ever listening.
+    if (lifecycle.drainPending) {
+      lifecycle.attach(built.fastify)
+      return built.fastify
+    }
     await built.fastify.listen(built.listen)
+    lifecycle.attach(built.fastify)
   } catch (err) {
     lifecycle.fail(err)
     throw err
@@ -124,11 +163,11 @@ export async function runAppFileWorker (): Promise<FastifyInstance | undefined> 
   const channel = connectToPrimary()
   if (channel === null) throw new Error('fastify-cluster worker runtime started outside a fastify-cluster worker')
   const lifecycle = new WorkerLifecycle(channel)
-  return await boot(lifecycle, async () => await buildFromAppFile(channel.launch.fastifyArgs ?? []))
+  return await boot(lifecycle, async () => await buildFromAppFile(channel.launch.fastifyArgs ?? [], channel.launch.readinessPath))
     .catch(() => undefined)
 }
 
-async function buildFromAppFile (args: string[]): Promise<Built> {
+async function buildFromAppFile (args: string[], readinessPath: string | false): Promise<Built> {
   // fastify-cli does the parsing (flags, FASTIFY_* env, config file, .env) and the loading (CJS/ESM, checks).
   const { default: parseArgs } = await import('fastify-cli/args.js')
   const cli = await import('fastify-cli/util.js')
@@ -174,6 +213,7 @@ async function buildFromAppFile (args: string[]): Promise<Built> {
   }
   const plugin = appFn as FastifyPluginAsync
   await fastify.register(appConfig.skipOverride === true ? fp(plugin) : plugin, appConfig)
+  if (readinessPath !== false) addReadinessRoute(fastify, readinessPath)
 
   const port = Number(opts.port ?? process.env.PORT ?? 3000)
   let listen: FastifyListenOptions
@@ -215,6 +255,7 @@ export async function runInlineWorker (channel: PrimaryChannel, inline: InlineAp
     fastify.addHook('onClose', async () => { onClosed() })
     await fastify.register(fastifyCluster)
     await fastify.register(inline.app as FastifyPluginAsync, { ...inline.appOptions })
+    if (channel.launch.readinessPath !== false) addReadinessRoute(fastify, channel.launch.readinessPath)
     return { fastify, listen: { port: inline.port, host: inline.host } }
   })
 }

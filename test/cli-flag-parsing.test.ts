@@ -24,11 +24,15 @@ t.test('a cluster flag becomes an option and records how it was spelled', async 
 })
 
 t.test('every cluster flag maps to its option', async (t) => {
-  const argv = CLUSTER_FLAGS.flatMap((f) => [`--${f.name}`, f.name === 'cluster-log-level' ? 'warn' : '7'])
+  // Boolean flags take no value; the others get one each (the health port differs from the app port's 3000).
+  const value = (f: (typeof CLUSTER_FLAGS)[number]): string[] => f.type === 'boolean' ? [] : [f.name === 'cluster-log-level' ? 'warn' : '7']
+  const expected = (f: (typeof CLUSTER_FLAGS)[number]): unknown =>
+    f.type === 'boolean' ? true : f.name === 'cluster-log-level' ? { level: 'warn' } : '7'
+  const argv = CLUSTER_FLAGS.flatMap((f) => [`--${f.name}`, ...value(f)])
   const { options, names } = parse([...argv, 'app.js'])
   for (const flag of CLUSTER_FLAGS) {
     const key = flag.option as keyof typeof options
-    t.same(options[key], flag.name === 'cluster-log-level' ? { level: 'warn' } : '7', `--${flag.name} sets ${key}`)
+    t.same(options[key], expected(flag), `--${flag.name} sets ${key}`)
     t.equal(names[key], `--${flag.name}`, `and names it --${flag.name}`)
   }
   t.same(options.fastifyArgs, [])

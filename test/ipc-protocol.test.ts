@@ -137,8 +137,8 @@ t.test('a __proto__ key does not pollute Object.prototype', async (t) => {
     t.equal(Object.getPrototypeOf(parsed.message.sample), Object.prototype)
     t.notOk(Object.hasOwn(parsed.message.sample, '__proto__'), 'the sample has no own __proto__')
   }
-  const launch = JSON.stringify({ v: 1, slot: 0, sampleInterval: 1000, drainDelay: 0 }).replace('{', '{"__proto__":{"polluted":true},')
-  t.same(decodeLaunch({ [WORKER_ENV]: launch }), { v: 1, slot: 0, sampleInterval: 1000, drainDelay: 0 })
+  const launch = JSON.stringify({ v: 1, slot: 0, sampleInterval: 1000, drainDelay: 0, readinessPath: '/health' }).replace('{', '{"__proto__":{"polluted":true},')
+  t.same(decodeLaunch({ [WORKER_ENV]: launch }), { v: 1, slot: 0, sampleInterval: 1000, drainDelay: 0, readinessPath: '/health' })
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'decodeLaunch leaves Object.prototype untouched')
 })
 
@@ -153,9 +153,9 @@ t.test('parsePrimaryMessage', async (t) => {
 })
 
 t.test('decodeLaunch and encodeLaunch', async (t) => {
-  const launch: WorkerLaunch = { v: PROTOCOL_VERSION, slot: 2, sampleInterval: 1000, drainDelay: 500, fastifyArgs: ['-p', '0', 'app.js', '--', '--x', 'y'] }
+  const launch: WorkerLaunch = { v: PROTOCOL_VERSION, slot: 2, sampleInterval: 1000, drainDelay: 500, readinessPath: '/health', fastifyArgs: ['-p', '0', 'app.js', '--', '--x', 'y'] }
   t.same(decodeLaunch({ [WORKER_ENV]: encodeLaunch(launch) }), launch, 'round trip with fastifyArgs')
-  const inline: WorkerLaunch = { v: PROTOCOL_VERSION, slot: 0, sampleInterval: 10, drainDelay: 0 }
+  const inline: WorkerLaunch = { v: PROTOCOL_VERSION, slot: 0, sampleInterval: 10, drainDelay: 0, readinessPath: false }
   const decoded = decodeLaunch({ [WORKER_ENV]: encodeLaunch(inline) })
   t.same(decoded, inline, 'round trip without fastifyArgs')
   t.notOk(decoded !== null && 'fastifyArgs' in decoded, 'no fastifyArgs key appears')
@@ -172,7 +172,9 @@ t.test('decodeLaunch and encodeLaunch', async (t) => {
     [JSON.stringify({ ...inline, fastifyArgs: null }), 'fastifyArgs null'],
     [JSON.stringify({ ...inline, slot: '0' }), 'slot as a string'],
     [JSON.stringify({ v: 1, slot: 0, drainDelay: 0 }), 'no sampleInterval'],
-    [JSON.stringify({ ...inline, drainDelay: null }), 'drainDelay null']
+    [JSON.stringify({ ...inline, drainDelay: null }), 'drainDelay null'],
+    [JSON.stringify({ ...inline, readinessPath: 1 }), 'readinessPath a number'],
+    [JSON.stringify({ v: 1, slot: 0, sampleInterval: 10, drainDelay: 0 }), 'no readinessPath']
   ]
   for (const [raw, label] of garbage) {
     t.equal(decodeLaunch(raw === undefined ? {} : { [WORKER_ENV]: raw }), null, label)

@@ -161,6 +161,22 @@ export class ClusterProcess {
     return (line.address as { port: number }).port
   }
 
+  /** Waits for the health server to listen, returns its port. */
+  async healthPort (timeout = 10_000): Promise<number> {
+    return (await this.waitForEvent('health:listening', timeout)).port as number
+  }
+
+  /** How many workers were alive at most at any point, from the fork and exit lines. */
+  maxConcurrentWorkers (): number {
+    let live = 0
+    let max = 0
+    for (const line of this.lines) {
+      if (line.event === 'worker:fork') max = Math.max(max, ++live)
+      else if (line.event === 'worker:exit') live--
+    }
+    return max
+  }
+
   async exit (timeout: number): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
     let timer: NodeJS.Timeout | undefined
     const expired = new Promise<never>((_resolve, reject) => {

@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify'
+
+/**
+ * The readiness route on the app's own port, for load balancers that only poll the traffic port: 503 with
+ * Retry-After while this worker drains or is under pressure, 200 otherwise. Added after the app, and skipped
+ * (with a log line) when the app already answers that path itself.
+ */
+export function addReadinessRoute (fastify: FastifyInstance, path: string): void {
+  if (fastify.hasRoute({ url: path, method: 'GET' })) {
+    fastify.log.warn({ path }, 'fastify-cluster: the app defines its own readiness route; not adding one')
+    return
+  }
+  fastify.get(path, { logLevel: 'warn' }, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    if (fastify.cluster.draining) return await reply.code(503).header('retry-after', '5').send({ status: 'draining' })
+    if (fastify.isUnderPressure()) return await reply.code(503).header('retry-after', '10').send({ status: 'under pressure' })
+    return { status: 'ok' }
+  })
+}
