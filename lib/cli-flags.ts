@@ -122,6 +122,7 @@ export function mainHelp (): string {
     '',
     'Commands:',
     '  start <app-file>   run the app on several workers (fastify-cluster start --help for options)',
+    '  status             show a running cluster\'s workers (fastify-cluster status --help)',
     '  help               show this help',
     ''
   ].join('\n')

@@ -38,7 +38,7 @@ export const FST_CLUSTER_FLAG_REPEATED = createError<[string, string]>(
 
 /** The first positional argument is not a command. */
 export const FST_CLUSTER_UNKNOWN_COMMAND = createError<[string, string]>(
-  'FST_CLUSTER_UNKNOWN_COMMAND', 'unknown command "%s"%s; commands: start, help', 500, TypeError)
+  'FST_CLUSTER_UNKNOWN_COMMAND', 'unknown command "%s"%s; commands: start, status, help', 500, TypeError)
 
 /** The app file is missing or does not exist. */
 export const FST_CLUSTER_APP_NOT_FOUND = createError<[string, Cause?]>(
@@ -87,3 +87,7 @@ export const FST_CLUSTER_RELOAD_UNAVAILABLE = createError<[string]>(
 /** The health server could not listen (port taken, permission denied). Wraps the original as `cause`. */
 export const FST_CLUSTER_HEALTH_LISTEN = createError<[string, string, Cause?]>(
   'FST_CLUSTER_HEALTH_LISTEN', 'the health server cannot listen on %s: %s', 500, Error)
+
+/** `fastify-cluster status` found no fastify-cluster health server at the URL. */
+export const FST_CLUSTER_STATUS_UNREACHABLE = createError<[string, string]>(
+  'FST_CLUSTER_STATUS_UNREACHABLE', 'no fastify-cluster answers at %s: %s', 500, Error)

@@ -7,11 +7,14 @@ export type { ClusterPluginOptions, ClusterDecorator } from '../plugin/index.js'
 export { start } from './launcher.js'
 export type { ClusterHandle } from './launcher.js'
 export { resolveOptions, DEFAULTS } from './options.js'
-export type { ClusterOptions, ResolvedOptions, OptionNames } from './options.js'
+export type { ClusterOptions, ResolvedOptions, OptionNames, InlineApp } from './options.js'
+export type { ReloadResult } from './rolling-reload.js'
+export type { Breach, RecycleReason } from './recycle-policy.js'
+export type { SlotReplacement } from './supervisor.js'
 export { ClusterEvents } from './events.js'
 export type {
   ClusterEventMap, ClusterEventName, ClusterExit, ClusterReadyEvent, ClusterShutdownEvent, ExitReason,
-  IpcInvalidEvent, WorkerAddress, WorkerBootErrorEvent, WorkerExitEvent, WorkerForkEvent, WorkerHealthEvent,
+  IpcInvalidEvent, WorkerAddress, WorkerUnhealthyEvent, WorkerStuckEvent, WorkerRecycleEvent, ClusterOverloadEvent, WorkerBootErrorEvent, WorkerExitEvent, WorkerForkEvent, WorkerHealthEvent,
   WorkerInfo, WorkerReadyEvent, WorkerState
 } from './events.js'
 export { MessageTypes, PROTOCOL_NAMESPACE, PROTOCOL_VERSION } from './protocol.js'

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import type { FastifyPluginAsync, FastifyPluginCallback, FastifyServerOptions } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Logger, LoggerOptions } from 'pino'
 import {
   FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_OPTION_OUT_OF_RANGE,
@@ -18,6 +18,12 @@ export const MAX_WORKERS = 1024
 
 type Hook<T> = (event: T) => void | Promise<void>
 
+/**
+ * An inline app: a Fastify plugin, async (`async (fastify, opts) => {}`) or with a callback. One signature
+ * rather than a union of both, so the parameters of an arrow function are typed from context.
+ */
+export type InlineApp = (fastify: FastifyInstance, opts: Record<string, any>, done: (err?: Error) => void) => void | Promise<void>
+
 /** Options of `start()`. The CLI's flags and env vars resolve through the same function. */
 export interface ClusterOptions {
   /**
@@ -35,7 +41,7 @@ export interface ClusterOptions {
    * The app as an inline Fastify plugin, for single-file programs: the same script runs in the primary and in
    * the workers, and `start()` knows which it is. Exclusive with `appFile`.
    */
-  app?: FastifyPluginAsync<any> | FastifyPluginCallback<any>
+  app?: InlineApp
   /** Options passed to the inline `app` plugin. @default {} */
   appOptions?: Record<string, unknown>
   /** Fastify server options for the inline `app` (each worker calls `Fastify(serverOptions)`). @default {} */
@@ -134,7 +140,7 @@ export interface ClusterOptions {
 export interface ResolvedOptions {
   readonly appFile: string | undefined
   readonly fastifyArgs: readonly string[]
-  readonly app: FastifyPluginAsync<any> | FastifyPluginCallback<any> | undefined
+  readonly app: InlineApp | undefined
   readonly appOptions: Readonly<Record<string, unknown>>
   readonly serverOptions: FastifyServerOptions | undefined
   readonly port: number

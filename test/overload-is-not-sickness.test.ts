@@ -8,7 +8,8 @@ t.test('every worker busy under CPU load: an overload event, no recycle', async 
   const port = await cluster.ready()
   const load = autocannon({ url: `http://127.0.0.1:${port}/cpu?ms=4`, connections: 20, duration: 3 })
   const overload = await cluster.waitForEvent('cluster:overload', 5000)
-  t.equal((overload.workers as number[]).length, 2, 'both workers breach together')
+  t.equal((overload.workers as number[]).length, 2, 'both workers breach together',
+    { log: cluster.lines.filter((l) => l.event !== undefined && l.event !== 'worker:health').slice(-20) })
   const result = await load
   t.equal(result.errors, 0, 'no errors')
   t.equal(result.non2xx, 0)
