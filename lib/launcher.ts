@@ -13,7 +13,8 @@ import { createPrimaryLogger } from './logger.js'
 import { ClusterMetrics } from './metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
-import { Supervisor, type ForkTarget } from './supervisor.js'
+import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
+import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
 import { connectToPrimary } from '../plugin/channel.js'
 import { runInlineWorker } from '../plugin/worker-runtime.js'
 
@@ -101,7 +102,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
 
   /** Forks the workers and starts the health server. */
   begin (): void {
-    this.#supervisor.start()
+    void this.#listenPlan().then((plan) => { this.#supervisor.start(plan) },
+      (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
     const port = this.#options.healthPort
     if (port !== undefined) {
       startHealthServer({
@@ -119,6 +121,28 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
         if (this.#supervisor.phase === 'closed') void health.close()
       }, (err: Error) => { this.#supervisor.fail(err, 'health-server') })
     }
+  }
+
+  /**
+   * Decides how workers bind, before the first fork: the scheduling policy, and with `reusePort` (where this Node
+   * and platform support it) a concrete port for apps that ask for port 0.
+   */
+  async #listenPlan (): Promise<ListenPlan> {
+    const policyWarning = applySchedulingPolicy(this.#options.schedulingPolicy)
+    if (policyWarning !== null) this.#log.warn({ event: 'cluster:scheduling-policy' }, policyWarning)
+    if (!this.#options.reusePort) return {}
+    const support = reusePortSupport()
+    if (!support.supported) {
+      this.#log.warn({ event: 'cluster:reuse-port-unavailable', reason: support.reason },
+        `reusePort is not available: ${support.reason}; workers share the primary's socket instead`)
+      return {}
+    }
+    if (tcpMigrateReq() === false) {
+      this.#log.warn({ event: 'cluster:reuse-port-migrate-off' },
+        'net.ipv4.tcp_migrate_req is 0: connections still queued on a draining worker\'s socket are reset when it closes; set it to 1 for zero-loss reloads')
+    }
+    const appPort = this.#options.app === undefined ? null : this.#options.port
+    return { reusePort: true, ...(appPort === null || appPort === 0 ? { listenPort: await reserveFreePort() } : {}) }
   }
 
   close = async (): Promise<ClusterExit> => {

@@ -22,6 +22,9 @@ type Hook<T> = (event: T) => void | Promise<void>
  * An inline app: a Fastify plugin, async (`async (fastify, opts) => {}`) or with a callback. One signature
  * rather than a union of both, so the parameters of an arrow function are typed from context.
  */
+/** `node:cluster`'s scheduling policies, by the names of `NODE_CLUSTER_SCHED_POLICY`. */
+export type SchedulingPolicy = 'rr' | 'none'
+
 export type InlineApp = (fastify: FastifyInstance, opts: Record<string, any>, done: (err?: Error) => void) => void | Promise<void>
 
 /** Options of `start()`. The CLI's flags and env vars resolve through the same function. */
@@ -122,6 +125,19 @@ export interface ClusterOptions {
   readinessPath?: string | false
   /** Called after each rolling reload pass with its result. */
   onReload?: Hook<ReloadResult>
+  /**
+   * Each worker binds its own listening socket with `SO_REUSEPORT` and the kernel spreads new connections, so the
+   * primary is off the hot path. Needs Node >= 22.12 (22.x) or >= 23.1 on Linux, FreeBSD, Solaris or AIX; elsewhere
+   * the default distribution is used with one warning. On Linux, set `net.ipv4.tcp_migrate_req=1` so connections
+   * queued on a closing worker's socket move to the others instead of being reset. @default false
+   */
+  reusePort?: boolean
+  /**
+   * How `node:cluster` hands out connections when `reusePort` is off: `"rr"` (the primary accepts and deals them
+   * round-robin) or `"none"` (every worker accepts on the shared socket; the OS decides). Process-wide and fixed
+   * at the first fork. @default Node's: "rr", except on Windows, or `NODE_CLUSTER_SCHED_POLICY`
+   */
+  schedulingPolicy?: SchedulingPolicy
   /** Install SIGTERM/SIGINT (graceful shutdown, a second one forces) and SIGHUP (rolling reload) handlers. @default true */
   signals?: boolean
   /** Primary logger: `true` (pino JSON on stdout, level info), pino options, a pino logger, or `false`. @default true */
@@ -174,6 +190,8 @@ export interface ResolvedOptions {
   readonly minReady: number
   readonly readinessPath: string | false
   readonly onReload: Hook<ReloadResult> | undefined
+  readonly reusePort: boolean
+  readonly schedulingPolicy: SchedulingPolicy | undefined
   readonly signals: boolean
   readonly logger: boolean | LoggerOptions | Logger
   readonly onWorkerFork: Hook<WorkerForkEvent> | undefined
@@ -210,6 +228,7 @@ export const DEFAULTS = Object.freeze({
   healthHost: '127.0.0.1',
   minReady: 1,
   readinessPath: '/health' as string | false,
+  reusePort: false,
   signals: true,
   logger: true
 })
@@ -221,7 +240,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
   'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
   'recycleBudgetWindow', 'recycleOnHealthCheck', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
-  'minReady', 'readinessPath', 'onReload'
+  'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy'
 ])
 
 /**
@@ -276,6 +295,14 @@ function parseRatio (name: string, value: unknown): number {
   if (typeof n !== 'number') throw new FST_CLUSTER_INVALID_OPTION(name, allowed, describeValue(value))
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(name, allowed, describeValue(value))
   return n
+}
+
+function parseSchedulingPolicy (name: string, value: unknown): SchedulingPolicy | undefined {
+  if (value === undefined) return undefined
+  if (value !== 'rr' && value !== 'none') {
+    throw new FST_CLUSTER_INVALID_OPTION(name, '"rr" (round-robin by the primary) or "none" (the OS decides)', describeValue(value))
+  }
+  return value
 }
 
 function hook<T> (name: string, value: unknown): Hook<T> | undefined {
@@ -395,6 +422,8 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     minReady: parseInteger(n('minReady'), orDefault('minReady'), 1, workers),
     readinessPath: parseReadinessPath(n('readinessPath'), orDefault('readinessPath')),
     onReload: hook(n('onReload'), given('onReload')),
+    reusePort: bool(n('reusePort'), orDefault('reusePort')),
+    schedulingPolicy: parseSchedulingPolicy(n('schedulingPolicy'), given('schedulingPolicy')),
     signals: bool(n('signals'), orDefault('signals')),
     logger,
     onWorkerFork: hook(n('onWorkerFork'), given('onWorkerFork')),

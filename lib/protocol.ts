@@ -197,6 +197,10 @@ export interface WorkerLaunch {
   readinessPath: string | false
   /** Present for an app file: the `fastify start` arguments (flags, the file, `--` plugin options). */
   fastifyArgs?: string[]
+  /** Bind this worker's own socket with SO_REUSEPORT instead of sharing the primary's. */
+  reusePort?: boolean
+  /** With `reusePort`: the port to use where the app asks for port 0, so every worker binds the same one. */
+  listenPort?: number
 }
 
 export function encodeLaunch (launch: WorkerLaunch): string {
@@ -216,12 +220,17 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     typeof value.drainDelay !== 'number') return null
   const readinessPath = value.readinessPath
   if (readinessPath !== false && typeof readinessPath !== 'string') return null
+  const { reusePort, listenPort } = value
+  if (reusePort !== undefined && typeof reusePort !== 'boolean') return null
+  if (listenPort !== undefined && !(Number.isInteger(listenPort) && (listenPort as number) > 0 && (listenPort as number) <= 65535)) return null
   return {
     v: PROTOCOL_VERSION,
     slot: value.slot,
     sampleInterval: value.sampleInterval,
     drainDelay: value.drainDelay,
     readinessPath,
-    ...(args === undefined ? {} : { fastifyArgs: args as string[] })
+    ...(args === undefined ? {} : { fastifyArgs: args as string[] }),
+    ...(reusePort === true ? { reusePort } : {}),
+    ...(listenPort === undefined ? {} : { listenPort: listenPort as number })
   }
 }

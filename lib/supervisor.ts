@@ -23,6 +23,12 @@ export interface ForkTarget {
   fastifyArgs?: string[]
 }
 
+/** How workers bind: their own SO_REUSEPORT socket, and the port that stands in for 0 (see connection-distribution). */
+export interface ListenPlan {
+  reusePort?: boolean
+  listenPort?: number
+}
+
 /** Injectable for tests: time and randomness. */
 export interface SupervisorClock {
   now: () => number
@@ -106,6 +112,7 @@ export class Supervisor {
   readonly #breaker: CrashLoopBreaker
   readonly #policy: RecyclePolicy
   #watchdog: NodeJS.Timeout | null = null
+  #listen: ListenPlan = {}
   /** Set during a rolling reload: threshold recycles wait (stuck workers are still replaced). */
   #recyclesPaused = false
   /** Deferred recycles already logged, so a deferral is logged once, not every tick. */
@@ -170,9 +177,11 @@ export class Supervisor {
   /** True once the breaker tripped or a fatal boot error stopped the cluster. */
   get gaveUp (): boolean { return this.#outcome !== null }
 
-  start (): void {
+  /** Forks every slot. `listen` says how workers bind (reusePort, and the port that replaces 0). */
+  start (listen: ListenPlan = {}): void {
     if (this.#phase !== 'idle') return
     this.#phase = 'running'
+    this.#listen = listen
     for (const slot of this.#slots) this.#fork(slot)
     // One timer, refreshed after each tick: the watchdog and the recycle policy run every sampleInterval.
     this.#watchdog = setTimeout(() => {
@@ -283,7 +292,8 @@ export class Supervisor {
       sampleInterval: this.#options.sampleInterval,
       drainDelay: this.#options.drainDelay,
       readinessPath: this.#options.readinessPath,
-      ...(this.#target.fastifyArgs === undefined ? {} : { fastifyArgs: this.#target.fastifyArgs })
+      ...(this.#target.fastifyArgs === undefined ? {} : { fastifyArgs: this.#target.fastifyArgs }),
+      ...this.#listen
     })
     const worker = cluster.fork({ [WORKER_ENV]: launch })
     const pid = worker.process.pid ?? -1

@@ -11,7 +11,7 @@ import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_APP_NOT_PLUGIN, FST_CLUSTER_WORKER_BOOT
 } from '../lib/errors.js'
 import { describeValue } from '../lib/messages.js'
-import { MessageTypes, buildBootError, buildLeaving } from '../lib/protocol.js'
+import { MessageTypes, buildBootError, buildLeaving, type WorkerLaunch } from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
 import { clusterStateOf, fastifyCluster } from './index.js'
 import { addReadinessRoute } from './readiness-route.js'
@@ -128,6 +128,9 @@ export class WorkerLifecycle {
     this.#channel.send(buildBootError(code, message), () => { this.#leave(1) })
   }
 
+  /** The primary's launch settings for this worker. */
+  get launch (): WorkerLaunch { return this.#channel.launch }
+
   #leave (code: number): void {
     for (const cleanup of this.#cleanups.splice(0)) cleanup()
     process.exit(code)
@@ -143,13 +146,23 @@ async function boot (lifecycle: WorkerLifecycle, build: () => Promise<Built>): P
       lifecycle.attach(built.fastify)
       return built.fastify
     }
-    await built.fastify.listen(built.listen)
+    await built.fastify.listen(bindOptions(built.listen, lifecycle.launch))
     lifecycle.attach(built.fastify)
   } catch (err) {
     lifecycle.fail(err)
     throw err
   }
   return built.fastify
+}
+
+/**
+ * With `reusePort`, this worker binds a socket of its own (Node then skips the primary's shared one), and an app
+ * asking for port 0 gets the port the primary chose, so every worker serves the same one.
+ */
+function bindOptions (listen: FastifyListenOptions, launch: WorkerLaunch): FastifyListenOptions {
+  if (launch.reusePort !== true || listen.path !== undefined) return listen
+  const port = Number(listen.port ?? 0) === 0 && launch.listenPort !== undefined ? launch.listenPort : listen.port
+  return { ...listen, port, reusePort: true } as FastifyListenOptions
 }
 
 const SERVER_DEFAULTS: FastifyServerOptions = {

@@ -212,6 +212,18 @@ t.test('hooks must be functions', async (t) => {
   }
 })
 
+t.test('connection distribution: reusePort and schedulingPolicy', async (t) => {
+  t.equal(resolve({}).reusePort, false, 'reusePort is off by default')
+  t.equal(resolve({}).schedulingPolicy, undefined, "schedulingPolicy defaults to Node's")
+  t.equal(resolve({ reusePort: true }).reusePort, true)
+  t.equal(resolve({ schedulingPolicy: 'none' }).schedulingPolicy, 'none')
+  t.equal(resolve({ schedulingPolicy: 'rr' }).schedulingPolicy, 'rr')
+  rejects(t, { reusePort: 'yes' }, INVALID, /^reusePort must be true or false, received "yes"$/)
+  rejects(t, { schedulingPolicy: 'os' }, INVALID,
+    /^schedulingPolicy must be "rr" \(round-robin by the primary\) or "none" \(the OS decides\), received "os"$/)
+  rejects(t, { schedulingPolicy: null }, INVALID, /^schedulingPolicy must be .*received null$/)
+})
+
 function escape (s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
