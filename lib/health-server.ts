@@ -59,7 +59,8 @@ export async function startHealthServer (settings: HealthServerSettings, source:
     return { status: 'ok' }
   })
   app.get('/ready', async (_request, reply) => {
-    const ready = source.workers().filter((w) => w.state === 'ready').length
+    // A worker whose own healthCheck fails is not ready (its dependency is down), though it is not recycled.
+    const ready = source.workers().filter((w) => w.state === 'ready' && w.lastHealth?.checkHealthy !== false).length
     if (source.phase() !== 'running') return await reply.code(503).header('retry-after', '5').send({ status: 'draining' })
     if (ready < settings.minReady) return await reply.code(503).header('retry-after', '5').send({ status: 'not ready' })
     return { status: 'ok' }

@@ -13,6 +13,7 @@ import { createPrimaryLogger } from './logger.js'
 import { ClusterMetrics } from './metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
+import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
 import { connectToPrimary } from '../plugin/channel.js'
@@ -59,6 +60,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   readonly #options: ResolvedOptions
   readonly #closed: Promise<ClusterExit>
   #health: { port: number, close: () => Promise<void> } | null = null
+  #watcher: FileWatcher | null = null
   #uninstallSignals: () => void = () => {}
 
   constructor (options: ResolvedOptions, target: ForkTarget) {
@@ -86,6 +88,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     // The health server outlives the workers (so /ready says 503 and /live 200 through the drain).
     this.#closed = this.#supervisor.closed.then(async (exit) => {
       this.#uninstallSignals()
+      await this.#watcher?.close().catch(() => {})
       await this.#health?.close().catch(() => {})
       return exit
     })
@@ -104,6 +107,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   begin (): void {
     void this.#listenPlan().then((plan) => { this.#supervisor.start(plan) },
       (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
+    if (this.#options.appFile !== undefined) void this.#watch()
     const port = this.#options.healthPort
     if (port !== undefined) {
       startHealthServer({
@@ -121,6 +125,31 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
         if (this.#supervisor.phase === 'closed') void health.close()
       }, (err: Error) => { this.#supervisor.fail(err, 'health-server') })
     }
+  }
+
+  /** `--watch`: once every worker is ready, each burst of file changes becomes a rolling reload. */
+  async #watch (): Promise<void> {
+    let settings: WatchSettings | null
+    try {
+      settings = await watchSettings(this.#options.fastifyArgs)
+    } catch (err) {
+      this.#log.error({ event: 'watch:error', err }, 'cannot read the watch flags: not watching')
+      return
+    }
+    if (settings === null) return
+    try { await this.#supervisor.ready } catch { return }
+    if (this.#supervisor.phase !== 'running') return
+    const watcher = new FileWatcher(settings, (files) => {
+      this.#log.info({ event: 'watch:reload', files: files.slice(0, 20) }, 'files changed: rolling reload')
+      // A reload already running takes this one as its coalesced next pass; a failed one keeps the old workers.
+      this.reload().catch((err: Error) => {
+        this.#log.warn({ event: 'watch:reload-skipped', reason: err.message }, 'files changed but the cluster cannot reload now')
+      })
+    }, this.#log)
+    this.#watcher = watcher
+    await watcher.start().catch((err: unknown) => {
+      this.#log.error({ event: 'watch:error', err }, 'the file watcher failed to start: not watching')
+    })
   }
 
   /**

@@ -17,8 +17,16 @@ export const MessageTypes = {
   BOOT_ERROR: 'boot-error',
   /** worker → primary: this worker was told to stop by someone else (SIGTERM to its pid) and is draining. */
   LEAVING: 'leaving',
+  /**
+   * worker → primary: this worker closed its listening socket. The primary answers with `unlisten-ack`; messages
+   * keep their order, so by then every connection the primary handed this worker has arrived (and, with no
+   * server left, been handed back). A worker that exits earlier strands those connections in the primary.
+   */
+  UNLISTEN: 'unlisten',
   /** primary → worker: stop taking work, serve `delay` ms more, then close Fastify and exit. */
-  DRAIN: 'drain'
+  DRAIN: 'drain',
+  /** primary → worker: answer to `unlisten`. */
+  UNLISTEN_ACK: 'unlisten-ack'
 } as const
 
 /** One health sample, taken by the worker every `sampleInterval`. */
@@ -43,10 +51,12 @@ export interface ReadyMessage {
 export interface HealthMessage { type: typeof MessageTypes.HEALTH, sample: HealthSample }
 export interface BootErrorMessage { type: typeof MessageTypes.BOOT_ERROR, code: string, message: string }
 export interface LeavingMessage { type: typeof MessageTypes.LEAVING }
+export interface UnlistenMessage { type: typeof MessageTypes.UNLISTEN }
 export interface DrainMessage { type: typeof MessageTypes.DRAIN, delay: number }
+export interface UnlistenAckMessage { type: typeof MessageTypes.UNLISTEN_ACK }
 
-export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage
-export type PrimaryMessage = DrainMessage
+export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage | UnlistenMessage
+export type PrimaryMessage = DrainMessage | UnlistenAckMessage
 
 /** What parsing a message gave: ours and valid, ours and invalid (with why), or not ours. */
 export type Parsed<M> =
@@ -74,6 +84,12 @@ export function buildBootError (code: string, message: string): Envelope {
 }
 export function buildLeaving (): Envelope {
   return envelope(MessageTypes.LEAVING, {})
+}
+export function buildUnlisten (): Envelope {
+  return envelope(MessageTypes.UNLISTEN, {})
+}
+export function buildUnlistenAck (): Envelope {
+  return envelope(MessageTypes.UNLISTEN_ACK, {})
 }
 export function buildDrain (delay: number): Envelope {
   return envelope(MessageTypes.DRAIN, { delay })
@@ -156,6 +172,7 @@ export function parseWorkerMessage (raw: unknown): Parsed<WorkerMessage> {
       case MessageTypes.BOOT_ERROR:
         return { kind: 'ok', message: { type, code: string(body, 'code'), message: string(body, 'message') } }
       case MessageTypes.LEAVING:
+      case MessageTypes.UNLISTEN:
         return { kind: 'ok', message: { type } }
       default:
         return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
@@ -175,6 +192,7 @@ export function parsePrimaryMessage (raw: unknown): Parsed<PrimaryMessage> {
     if (type === MessageTypes.DRAIN) {
       return { kind: 'ok', message: { type, delay: number(body, 'delay', 0, 2 ** 31 - 1) } }
     }
+    if (type === MessageTypes.UNLISTEN_ACK) return { kind: 'ok', message: { type } }
     return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
   } catch (err) {
     if (err instanceof Invalid) return { kind: 'invalid', reason: `${type}: ${err.message}` }

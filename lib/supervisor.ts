@@ -11,7 +11,7 @@ import {
 } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import {
-  MessageTypes, WORKER_ENV, buildDrain, encodeLaunch, parseWorkerMessage, type HealthSample, type WorkerMessage
+  MessageTypes, WORKER_ENV, buildDrain, buildUnlistenAck, encodeLaunch, parseWorkerMessage, type HealthSample, type WorkerMessage
 } from './protocol.js'
 
 /** What to run in each worker: our runtime for an app file, or the user's own script for an inline app. */
@@ -390,6 +390,11 @@ export class Supervisor {
         this.#emit(ClusterEvents.WORKER_HEALTH, event)
         return
       }
+      case MessageTypes.UNLISTEN:
+        // Sent after node:cluster's own "close" on the same channel: answering now means no more connections
+        // are on their way to this worker.
+        this.#send(w, buildUnlistenAck())
+        return
       case MessageTypes.LEAVING: {
         // Told to stop by someone else (SIGTERM to its pid): an expected exit, replaced without backoff or breaker.
         // Our own escalation (SIGTERM at a deadline) also makes a worker say it is leaving: that is not voluntary.
@@ -413,7 +418,8 @@ export class Supervisor {
         this.#lastBootError = { code: message.code, message: message.message }
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, code: message.code, message: message.message, fatal }
         this.#emit(ClusterEvents.WORKER_BOOT_ERROR, event)
-        if (fatal && this.#phase === 'running') {
+        // A replacement (reload, recycle) that cannot boot fails that replacement only: the serving workers stay.
+        if (fatal && this.#phase === 'running' && w.slot.successor !== w) {
           this.#giveUp(new FST_CLUSTER_FATAL_BOOT(message.code, message.message), 'fatal-boot-error')
         } else {
           this.#log.error({ event: ClusterEvents.WORKER_BOOT_ERROR, ...event }, 'worker failed to boot')

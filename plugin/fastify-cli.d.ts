@@ -9,6 +9,10 @@ declare module 'fastify-cli/args.js' {
     prettyLogs?: boolean
     options?: boolean
     watch?: boolean
+    /** fastify-cli's default ignore list plus --ignore-watch, space-separated patterns. */
+    ignoreWatch?: string
+    followWatch?: string
+    verboseWatch?: boolean
     debug?: boolean
     bodyLimit?: number | string
     pluginTimeout: number | string
@@ -32,4 +36,9 @@ declare module 'fastify-cli/util.js' {
   export function requireFastifyForModule (path: string): { module: typeof import('fastify').default }
   export function requireServerPluginFromPath (path: string): Promise<Record<string, unknown> & { default?: unknown }>
   export function isKubernetes (): boolean
+}
+
+declare module 'fastify-cli/lib/watch/utils.js' {
+  /** fastify-cli's --ignore-watch rule: the patterns joined as one alternation, a leading dot escaped. */
+  export function arrayToRegExp (patterns: string[]): RegExp
 }

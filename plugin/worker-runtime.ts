@@ -11,7 +11,7 @@ import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_APP_NOT_PLUGIN, FST_CLUSTER_WORKER_BOOT
 } from '../lib/errors.js'
 import { describeValue } from '../lib/messages.js'
-import { MessageTypes, buildBootError, buildLeaving, type WorkerLaunch } from '../lib/protocol.js'
+import { MessageTypes, buildBootError, buildLeaving, buildUnlisten, type WorkerLaunch } from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
 import { clusterStateOf, fastifyCluster } from './index.js'
 import { addReadinessRoute } from './readiness-route.js'
@@ -59,14 +59,19 @@ export class WorkerLifecycle {
       process.on(signal, ignore)
       this.#cleanups.push(() => { process.off(signal, ignore) })
     }
+    let terms = 0
     const onTerm = (): void => {
-      if (this.#draining || this.#fastify === null) {
-        // Escalation from the primary, an impatient operator, or a worker still booting (nothing to drain yet):
-        // die of the signal, as asked.
+      terms++
+      if (this.#fastify === null || terms > 1) {
+        // A worker still booting (nothing to drain yet), or a second SIGTERM (an impatient operator, or the
+        // primary's escalation after an earlier one): die of the signal, as asked.
         process.off('SIGTERM', onTerm)
         process.kill(process.pid, 'SIGTERM')
         return
       }
+      // Already draining on the primary's order: this is a process-group SIGTERM (systemd's control-group kill,
+      // a container runtime) or the primary's escalation; keep draining. The primary's SIGKILL bounds it.
+      if (this.#draining) return
       // Someone other than the primary wants this worker gone: say so, so the exit is not taken for a crash.
       channel.send(buildLeaving())
       this.drain(channel.launch.drainDelay)
@@ -115,9 +120,27 @@ export class WorkerLifecycle {
     if (server.listening) {
       // net.Server's close, not http.Server's: the latter also closes idle keep-alive sockets at once.
       net.Server.prototype.close.call(server)
+      await this.#unlisten()
       await settle(server, SETTLE_MS)
     }
     await fastify.close()
+  }
+
+  /**
+   * Waits (at most SETTLE_MS) for the primary to acknowledge that this worker left the round-robin: until then a
+   * connection may still be on its way here, and exiting would strand it in the primary.
+   */
+  async #unlisten (): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, SETTLE_MS)
+      const off = this.#channel.onMessage((message) => { if (message.type === MessageTypes.UNLISTEN_ACK) done() })
+      function done (): void {
+        clearTimeout(timer)
+        off()
+        resolve()
+      }
+      this.#channel.send(buildUnlisten())
+    })
   }
 
   /** Reports a boot failure to the primary, then ends the worker with code 1. */

@@ -93,9 +93,12 @@ t.test('the app file', async (t) => {
 })
 
 t.test('unsupported flags', async (t) => {
-  rejects(t, ['--watch', 'app.js'], 'FST_CLUSTER_FLAG_VALUE', /^--watch is not supported by fastify-cluster/)
-  rejects(t, ['-w', 'app.js'], 'FST_CLUSTER_FLAG_VALUE', /^--watch is not supported/)
   rejects(t, ['--debug', 'app.js'], 'FST_CLUSTER_FLAG_VALUE', /^--debug is not supported with workers/)
+})
+
+t.test('the watch flags pass through to fastify-cli, which the primary asks what to watch', async (t) => {
+  t.same(parse(['-w', '--ignore-watch', 'tmp logs', '-V', 'app.js']).options.fastifyArgs, ['-w', '--ignore-watch', 'tmp logs', '-V'])
+  t.same(parse(['--watch', '--follow-watch', 'src', 'app.js']).options.fastifyArgs, ['--watch', '--follow-watch', 'src'])
 })
 
 t.test('the port is checked before anything is forked', async (t) => {

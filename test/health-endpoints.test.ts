@@ -1,6 +1,9 @@
 import t from 'tap'
 import net from 'node:net'
 import http from 'node:http'
+import { rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ClusterProcess, FIXTURES, request } from './helpers/cluster-process'
 
 const app = `${FIXTURES}/healthy.js`
@@ -132,4 +135,30 @@ t.test('the health server answers while every worker is stuck', async (t) => {
   cluster.child.kill('SIGKILL')
   await cluster.exit(5000)
   for (const pid of cluster.forkedPids()) { try { process.kill(pid, 'SIGKILL') } catch {} }
+})
+
+t.test("a failing healthCheck takes workers out of readiness (app port and /ready), without recycling them", async (t) => {
+  const flag = join(tmpdir(), `fastify-cluster-check-${process.pid}-${Date.now()}`)
+  t.teardown(() => { rmSync(flag, { force: true }) })
+  const cluster = ClusterProcess.cli(t, [...base, '--sample-interval', '100ms', app], { env: { FIXTURE_CHECK_FAILS_IF: flag } })
+  const appPort = await cluster.ready()
+  const port = await cluster.healthPort()
+  t.equal((await request(port, '/ready')).status, 200)
+  writeFileSync(flag, 'database down')
+  // Each worker notices at its next sample; poll /ready (bounded) until the primary has both failing.
+  const deadline = Date.now() + 10_000
+  let ready = await request(port, '/ready')
+  while (ready.status !== 503 && Date.now() < deadline) ready = await request(port, '/ready')
+  t.equal(ready.status, 503, '/ready: no worker passes its own check')
+  const appReady = await request(appPort, '/health')
+  t.equal(appReady.status, 503, 'the app-port readiness route too')
+  t.same(JSON.parse(appReady.body), { status: 'health check failing' })
+  t.equal((await request(appPort, '/')).status, 200, 'the app still serves')
+  rmSync(flag)
+  ready = await request(port, '/ready')
+  while (ready.status !== 200 && Date.now() < deadline + 10_000) ready = await request(port, '/ready')
+  t.equal(ready.status, 200, 'ready again once the check passes')
+  t.equal(cluster.events('worker:recycle').length + cluster.events('worker:exit').length, 0, 'nobody recycled')
+  cluster.child.kill('SIGTERM')
+  t.equal((await cluster.exit(15_000)).code, 0)
 })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import {
   MessageTypes, PROTOCOL_NAMESPACE, PROTOCOL_VERSION, WORKER_ENV, buildBootError, buildDrain, buildHealth,
-  buildReady, decodeLaunch, encodeLaunch, parsePrimaryMessage, parseWorkerMessage, type HealthSample, type WorkerLaunch
+  buildReady, buildUnlisten, buildUnlistenAck, decodeLaunch, encodeLaunch, parsePrimaryMessage, parseWorkerMessage,
+  type HealthSample, type WorkerLaunch
 } from '../dist/lib/protocol.js'
 
 const sample: HealthSample = {
@@ -189,3 +190,10 @@ function describe (value: unknown): string {
     !Array.isArray(value)) return 'an object inheriting our envelope'
   return JSON.stringify(value)
 }
+
+t.test('unlisten round trip: the worker says it left the round-robin, the primary acknowledges', async (t) => {
+  t.same(parseWorkerMessage(buildUnlisten()), { kind: 'ok', message: { type: 'unlisten' } })
+  t.same(parsePrimaryMessage(buildUnlistenAck()), { kind: 'ok', message: { type: 'unlisten-ack' } })
+  t.match(parsePrimaryMessage(buildUnlisten()), { kind: 'invalid', reason: /unknown type "unlisten"/ }, 'a worker message is not a primary one')
+  t.match(parseWorkerMessage(buildUnlistenAck()), { kind: 'invalid', reason: /unknown type "unlisten-ack"/ })
+})
