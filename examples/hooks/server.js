@@ -1,7 +1,8 @@
 'use strict'
 
 // Lifecycle hooks: the app closes its "database pool" in onClose (so a drain, a reload or a recycle never leaks
-// it), and the primary logs worker exits, recycles and reloads. Run: node examples/hooks/server.js
+// it), and the primary logs worker exits, recycles and reloads. Run: node examples/hooks/server.js (PORT, WORKERS
+// from the environment); `kill -HUP <primary pid>` reloads, Ctrl+C stops.
 const { start, ClusterEvents } = require('fastify-cluster')
 
 /** Stands in for a database pool: something that must be closed, or the process would not exit. */
