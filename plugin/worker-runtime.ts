@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import net from 'node:net'
+import { resolve } from 'node:path'
 import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -203,6 +204,36 @@ export async function runAppFileWorker (): Promise<FastifyInstance | undefined> 
     .catch(() => undefined)
 }
 
+/** fastify-cli's loader errors, as our coded ones. */
+function bootError (file: string, err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err)
+  if (message.includes("doesn't exist")) return new FST_CLUSTER_APP_NOT_FOUND(message, { cause: err })
+  if (message.includes('Async/Await plugin')) return new FST_CLUSTER_APP_NOT_PLUGIN(file, 'an async function without the (fastify, opts) parameters', { cause: err })
+  return new FST_CLUSTER_WORKER_BOOT(message, { cause: err })
+}
+
+/**
+ * Node >= 22 require()s a file written with ESM syntax in a CommonJS package (an `export default` app.js, or
+ * app.ts run directly) as an ES module namespace, which fastify-cli's plugin check cannot read (it has no
+ * prototype). The module loaded fine and is cached: take the namespace without running it again.
+ */
+function esmNamespace (file: string, err: unknown): (Record<string, unknown> & { default?: unknown }) | null {
+  if (!(err instanceof TypeError)) return null
+  try {
+    const loaded: unknown = require(resolve(process.cwd(), file))
+    return typeof loaded === 'object' && loaded !== null && Object.getPrototypeOf(loaded) === null
+      ? loaded as Record<string, unknown>
+      : null
+  } catch {
+    return null
+  }
+}
+
+/** fastify-cli's rule: an async plugin must declare (fastify, opts), or Fastify would wait for a done callback. */
+function isAsyncWithoutOpts (fn: unknown): boolean {
+  return typeof fn === 'function' && fn.constructor.name === 'AsyncFunction' && fn.length !== 2
+}
+
 async function buildFromAppFile (args: string[], readinessPath: string | false): Promise<Built> {
   // fastify-cli does the parsing (flags, FASTIFY_* env, config file, .env) and the loading (CJS/ESM, checks).
   const { default: parseArgs } = await import('fastify-cli/args.js')
@@ -217,10 +248,10 @@ async function buildFromAppFile (args: string[], readinessPath: string | false):
   try {
     loaded = await cli.requireServerPluginFromPath(file)
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err)
-    if (message.includes("doesn't exist")) throw new FST_CLUSTER_APP_NOT_FOUND(message, { cause: err })
-    if (message.includes('Async/Await plugin')) throw new FST_CLUSTER_APP_NOT_PLUGIN(file, `an async function without the (fastify, opts) parameters`, { cause: err })
-    throw new FST_CLUSTER_WORKER_BOOT(message, { cause: err })
+    const namespace = esmNamespace(file, err)
+    if (namespace === null) throw bootError(file, err)
+    loaded = namespace
+    if (isAsyncWithoutOpts(namespace.default)) throw new FST_CLUSTER_APP_NOT_PLUGIN(file, 'an async function without the (fastify, opts) parameters')
   }
   const appFn = typeof loaded === 'function' ? loaded : loaded.default
   if (typeof appFn !== 'function') throw new FST_CLUSTER_APP_NOT_PLUGIN(file, describeValue(appFn ?? loaded))
