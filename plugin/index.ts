@@ -42,8 +42,25 @@ declare module 'fastify' {
 const KNOWN_KEYS = new Set(['sampleInterval', 'underPressure', 'healthCheck'])
 /** Per instance, not per module: the state of a registration lives with the Fastify instance it decorates. */
 const STATE = Symbol.for('fastify-cluster.state')
+/**
+ * Internal registration option of the worker runtime: decorate now, register under-pressure later, so the app's
+ * own `register(clusterPlugin, { underPressure })` decides its thresholds (see `finishClusterSetup`).
+ */
+export const DEFER_UNDER_PRESSURE = Symbol.for('fastify-cluster.defer-under-pressure')
 
-interface Internal { [STATE]?: { state: ClusterState, setHealthCheck: (fn: NonNullable<ClusterPluginOptions['healthCheck']>) => void } }
+/** The instance where under-pressure is registered: its verdicts feed the samples and the readiness route. */
+interface Pressure {
+  eventLoopDelay: () => number
+  isUnderPressure: () => boolean
+}
+
+interface Registration {
+  state: ClusterState
+  setHealthCheck: (fn: NonNullable<ClusterPluginOptions['healthCheck']>) => void
+  pressure: Pressure | null
+  interval: number
+}
+interface Internal { [STATE]?: Registration }
 
 function validate (opts: ClusterPluginOptions): void {
   for (const key of Object.keys(opts)) {
@@ -60,13 +77,30 @@ function validate (opts: ClusterPluginOptions): void {
   }
 }
 
+/** Registers under-pressure in this context (unless it is there already) and returns its accessors. */
+async function registerPressure (fastify: FastifyInstance, interval: number, options: FastifyUnderPressureOptions | undefined): Promise<Pressure> {
+  if (!fastify.hasDecorator('memoryUsage')) {
+    await fastify.register(underPressure, { sampleInterval: interval, eventLoopUtilizationMode: 'interval', ...options })
+  }
+  return {
+    eventLoopDelay: () => fastify.memoryUsage().eventLoopDelay,
+    isUnderPressure: () => fastify.isUnderPressure()
+  }
+}
+
 const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function fastifyCluster (fastify, opts) {
   validate(opts)
   const root = fastify as FastifyInstance & Internal
   const existing = root[STATE]
   if (fastify.hasDecorator('cluster') && existing !== undefined) {
-    // Registered twice (the launcher does it, and so does the app): only a health check may be added.
+    // Registered twice (the launcher does it, and so does the app): the app's health check and, while the
+    // launcher has deferred it, the app's under-pressure thresholds apply; anything else was decided already.
     if (opts.healthCheck !== undefined) existing.setHealthCheck(opts.healthCheck)
+    if (existing.pressure === null) {
+      existing.pressure = await registerPressure(fastify, existing.interval, opts.underPressure)
+    } else if (opts.underPressure !== undefined) {
+      fastify.log.warn('fastify-cluster: registered a second time after under-pressure was set up; its underPressure options are ignored')
+    }
     return
   }
 
@@ -74,23 +108,20 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
   const interval = channel?.launch.sampleInterval ?? parseDuration('sampleInterval', opts.sampleInterval ?? 1000, { min: 10 })
   const state = new ClusterState(channel !== null, channel?.workerId ?? null, channel?.launch.slot ?? null)
   let healthCheck = opts.healthCheck
-
-  if (!fastify.hasDecorator('memoryUsage')) {
-    await fastify.register(underPressure, {
-      sampleInterval: interval,
-      eventLoopUtilizationMode: 'interval',
-      ...opts.underPressure
-    })
+  const deferred = (opts as Record<symbol, unknown>)[DEFER_UNDER_PRESSURE] === true
+  const registration: Registration = {
+    state,
+    setHealthCheck: (fn) => { healthCheck = healthCheck ?? fn },
+    pressure: deferred ? null : await registerPressure(fastify, interval, opts.underPressure),
+    interval
   }
   fastify.decorate('cluster', { getter: () => state })
-  Object.defineProperty(root, STATE, {
-    value: { state, setHealthCheck: (fn: typeof healthCheck) => { healthCheck = healthCheck ?? fn } }
-  })
+  Object.defineProperty(root, STATE, { value: registration })
 
   let checkErrorLogged = false
   const reporter = new HealthReporter(interval, {
-    eventLoopDelay: () => fastify.memoryUsage().eventLoopDelay,
-    underPressure: () => fastify.isUnderPressure(),
+    eventLoopDelay: () => registration.pressure?.eventLoopDelay() ?? 0,
+    underPressure: () => registration.pressure?.isUnderPressure() ?? false,
     healthCheck: () => {
       const check = healthCheck
       return check === undefined ? undefined : () => check(fastify)
@@ -120,6 +151,22 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     channel.send(buildReady(address, sample))
   })
   fastify.addHook('onClose', async () => { reporter.stop() })
+}
+
+/**
+ * Internal, for the worker runtime, after the app is registered: if the app did not register the plugin with
+ * its own under-pressure options, register under-pressure with the defaults now.
+ */
+export const finishClusterSetup = fp(async function finishClusterSetup (fastify: FastifyInstance) {
+  const registration = (fastify as FastifyInstance & Internal)[STATE]
+  if (registration !== undefined && registration.pressure === null) {
+    registration.pressure = await registerPressure(fastify, registration.interval, undefined)
+  }
+}, { fastify: '5.x', name: 'fastify-cluster-finish', dependencies: ['fastify-cluster'] })
+
+/** Internal: this process's under-pressure verdict, wherever under-pressure was registered. */
+export function isUnderPressure (fastify: FastifyInstance): boolean {
+  return (fastify as FastifyInstance & Internal)[STATE]?.pressure?.isUnderPressure() ?? false
 }
 
 /** Internal: the state object behind `fastify.cluster`, for the worker runtime to mark draining. */

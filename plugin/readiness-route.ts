@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { isUnderPressure } from './index.js'
 
 /**
  * The readiness route on the app's own port, for load balancers that only poll the traffic port: 503 with
@@ -13,7 +14,7 @@ export function addReadinessRoute (fastify: FastifyInstance, path: string): void
   fastify.get(path, { logLevel: 'warn' }, async (_request, reply) => {
     reply.header('cache-control', 'no-store')
     if (fastify.cluster.draining) return await reply.code(503).header('retry-after', '5').send({ status: 'draining' })
-    if (fastify.isUnderPressure()) return await reply.code(503).header('retry-after', '10').send({ status: 'under pressure' })
+    if (isUnderPressure(fastify)) return await reply.code(503).header('retry-after', '10').send({ status: 'under pressure' })
     // A failing dependency (the database, ...) takes the worker out of rotation; it does not restart it.
     if (fastify.cluster.lastSample?.checkHealthy === false) {
       return await reply.code(503).header('retry-after', '5').send({ status: 'health check failing' })

@@ -14,7 +14,7 @@ import {
 import { describeValue } from '../lib/messages.js'
 import { MessageTypes, buildBootError, buildLeaving, buildUnlisten, type WorkerLaunch } from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
-import { clusterStateOf, fastifyCluster } from './index.js'
+import { DEFER_UNDER_PRESSURE, clusterStateOf, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
 import { addReadinessRoute } from './readiness-route.js'
 
 interface Built {
@@ -189,6 +189,9 @@ function bindOptions (listen: FastifyListenOptions, launch: WorkerLaunch): Fasti
   return { ...listen, port, reusePort: true } as FastifyListenOptions
 }
 
+/** The launcher's own registration: the app may register the plugin again with its under-pressure options. */
+const LAUNCHER_REGISTRATION = { [DEFER_UNDER_PRESSURE]: true } as ClusterPluginOptions
+
 const SERVER_DEFAULTS: FastifyServerOptions = {
   // While closing, requests still arriving on open keep-alive sockets are served (with Connection: close),
   // not answered 503: a drain must not produce errors.
@@ -272,7 +275,8 @@ async function buildFromAppFile (args: string[], readinessPath: string | false):
     ...fileOptions
   }
   const fastify = Fastify(serverOptions)
-  await fastify.register(fastifyCluster)
+  // Before the app, so fastify.cluster is there for it; under-pressure waits for the app's own options.
+  await fastify.register(fastifyCluster, LAUNCHER_REGISTRATION)
   const appConfig: Record<string, unknown> = {
     ...fileOptions,
     ...opts.pluginOptions,
@@ -280,6 +284,7 @@ async function buildFromAppFile (args: string[], readinessPath: string | false):
   }
   const plugin = appFn as FastifyPluginAsync
   await fastify.register(appConfig.skipOverride === true ? fp(plugin) : plugin, appConfig)
+  await fastify.register(finishClusterSetup)
   if (readinessPath !== false) addReadinessRoute(fastify, readinessPath)
 
   const port = Number(opts.port ?? process.env.PORT ?? 3000)
@@ -320,8 +325,9 @@ export async function runInlineWorker (channel: PrimaryChannel, inline: InlineAp
     const { default: Fastify } = await import('fastify')
     const fastify = Fastify({ ...SERVER_DEFAULTS, ...inline.serverOptions })
     fastify.addHook('onClose', async () => { onClosed() })
-    await fastify.register(fastifyCluster)
+    await fastify.register(fastifyCluster, LAUNCHER_REGISTRATION)
     await fastify.register(inline.app as FastifyPluginAsync, { ...inline.appOptions })
+    await fastify.register(finishClusterSetup)
     if (channel.launch.readinessPath !== false) addReadinessRoute(fastify, channel.launch.readinessPath)
     return { fastify, listen: { port: inline.port, host: inline.host } }
   })
