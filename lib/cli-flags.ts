@@ -108,7 +108,7 @@ export function startHelp (): string {
     ...FASTIFY_FLAGS.map(row),
     '',
     'Signals: SIGTERM or SIGINT drains every worker and exits 0 (1 if a worker had to be killed);',
-    'a second signal kills the workers and exits 1.',
+    'a second signal kills the workers and exits 1. SIGHUP reloads the workers one by one (rolling reload).',
     '',
     'Examples:',
     '  fastify-cluster start --workers 4 -p 8080 app.js',

@@ -371,7 +371,7 @@ export class Supervisor {
         w.address = message.address
         w.lastHealth = { ...message.sample, receivedAt: now }
         w.lastReportAt = now
-        this.#observe(w, message.sample)
+        // Not fed to the recycle policy: this sample measures the boot (loading, JIT), not serving.
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, address: message.address, bootMs: now - w.forkedAt }
         this.#log.info({ event: ClusterEvents.WORKER_READY, ...event }, 'worker ready')
         this.#emit(ClusterEvents.WORKER_READY, event)

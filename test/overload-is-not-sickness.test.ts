@@ -6,8 +6,9 @@ t.test('every worker busy under CPU load: an overload event, no recycle', async 
   const cluster = ClusterProcess.cli(t, ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--sample-interval', '200ms',
     '--max-event-loop-utilization', '0.5', '--unhealthy-checks', '2', '--recycle-grace-period', '0', '--cluster-log-level', 'trace', `${FIXTURES}/healthy.js`])
   const port = await cluster.ready()
+  const loadStarted = Date.now()
   const load = autocannon({ url: `http://127.0.0.1:${port}/cpu?ms=4`, connections: 20, duration: 3 })
-  const overload = await cluster.waitForEvent('cluster:overload', 5000)
+  const overload = await cluster.waitForEvent('cluster:overload', 5000, (l) => (l.time as number) >= loadStarted)
   t.equal((overload.workers as number[]).length, 2, 'both workers breach together',
     { log: cluster.lines.filter((l) => l.event !== undefined && l.event !== 'worker:health').slice(-20) })
   const result = await load
