@@ -46,7 +46,7 @@ t.test('SIGTERM sent to one worker directly: it drains, is replaced at once, and
   const exit = await cluster.waitForEvent('worker:exit', 5000, (l) => l.pid === victim)
   t.match(exit, { reason: 'stopped', expected: true, code: 0, restartIn: 0 })
   t.equal((await slow).status, 200, 'the request in flight finished')
-  await cluster.waitForCount('worker:ready', 3, 5000)
+  await cluster.waitForCount('worker:ready', 3, 15_000)
   t.equal(cluster.liveWorkerPids().length, 2, 'count back to 2')
   cluster.child.kill('SIGTERM')
   t.equal((await cluster.exit(15_000)).code, 0)
@@ -60,7 +60,7 @@ for (const fault of ['exit', 'throw', 'reject']) {
     const victim = (JSON.parse(res.body) as { bye: number }).bye
     const exit = await cluster.waitForEvent('worker:exit', 5000, (l) => l.pid === victim)
     t.match(exit, { reason: 'crashed', expected: false, code: 1 })
-    await cluster.waitForCount('worker:ready', 3, 5000)
+    await cluster.waitForCount('worker:ready', 3, 15_000)
     t.equal(cluster.liveWorkerPids().length, 2, 'count back to 2')
     t.equal(cluster.child.exitCode, null, 'the primary is still running')
     cluster.child.kill('SIGTERM')
