@@ -8,16 +8,14 @@ import {
   FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
-import { startHealthServer } from './health-server.js'
 import { createPrimaryLogger } from './logger.js'
-import { ClusterMetrics } from './metrics.js'
+import type { ClusterMetrics } from './metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
 import { connectToPrimary } from '../plugin/channel.js'
-import { runInlineWorker } from '../plugin/worker-runtime.js'
 
 /** What `start()` returns, in the primary and (for an inline app) in each worker. */
 export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
@@ -55,7 +53,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   readonly fastify = null
   readonly #supervisor: Supervisor
   readonly #reloader: RollingReload
-  readonly #metrics: ClusterMetrics
+  /** Only with a health server: prom-client and Fastify stay out of the primary otherwise. */
+  #metrics: ClusterMetrics | null = null
   readonly #log: Logger
   readonly #options: ResolvedOptions
   readonly #closed: Promise<ClusterExit>
@@ -68,10 +67,9 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     this.#options = options
     this.#log = createPrimaryLogger(options.logger)
     this.#supervisor = new Supervisor(options, this.#log, target, this)
-    this.#metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers() })
-    this.on(ClusterEvents.WORKER_EXIT, (e) => { this.#metrics.exits.inc({ reason: e.reason }) })
-    this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics.recycles.inc({ reason: e.reason }) })
-    this.on(ClusterEvents.WORKER_STUCK, () => { this.#metrics.recycles.inc({ reason: 'stuck' }) })
+    this.on(ClusterEvents.WORKER_EXIT, (e) => { this.#metrics?.exits.inc({ reason: e.reason }) })
+    this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics?.recycles.inc({ reason: e.reason }) })
+    this.on(ClusterEvents.WORKER_STUCK, () => { this.#metrics?.recycles.inc({ reason: 'stuck' }) })
     const supervisor = this.#supervisor
     this.#reloader = new RollingReload({
       get slotCount () { return supervisor.slotCount },
@@ -109,8 +107,18 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
       (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
     if (this.#options.appFile !== undefined) void this.#watch()
     const port = this.#options.healthPort
-    if (port !== undefined) {
-      startHealthServer({
+    if (port !== undefined) void this.#startHealthServer(port)
+  }
+
+  async #startHealthServer (port: number): Promise<void> {
+    // Loaded on demand (in the same tick as begin(), before any worker event): Fastify and prom-client cost
+    // the primary ~20 MB and ~100 ms at start, for nothing without a health server.
+    const { ClusterMetrics } = await import('./metrics.js')
+    const { startHealthServer } = await import('./health-server.js')
+    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers() })
+    this.#metrics = metrics
+    try {
+      const health = await startHealthServer({
         port,
         host: this.#options.healthHost,
         minReady: this.#options.minReady,
@@ -119,11 +127,12 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
         workers: () => this.#supervisor.workers(),
         phase: () => this.#supervisor.phase,
         gaveUp: () => this.#supervisor.gaveUp
-      }, this.#metrics, this.#log).then((health) => {
-        this.#health = health
-        // Closed while it was starting: close it too.
-        if (this.#supervisor.phase === 'closed') void health.close()
-      }, (err: Error) => { this.#supervisor.fail(err, 'health-server') })
+      }, metrics, this.#log)
+      this.#health = health
+      // Closed while it was starting: close it too.
+      if (this.#supervisor.phase === 'closed') void health.close()
+    } catch (err) {
+      this.#supervisor.fail(err as Error, 'health-server')
     }
   }
 
@@ -190,7 +199,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
 
   #reloadDone (result: ReloadResult): void {
     const outcome = result.aborted === null ? 'done' : result.aborted
-    this.#metrics.reloads.inc({ outcome })
+    this.#metrics?.reloads.inc({ outcome })
     const fields = {
       replaced: result.replaced.length, failed: result.failed, aborted: result.aborted, durationMs: result.durationMs
     }
@@ -318,7 +327,7 @@ function startInWorker (options: ClusterOptions, names?: OptionNames): ClusterHa
   const resolved = resolveOptions(options, names)
   const app = resolved.app
   if (app === undefined) throw new FST_CLUSTER_UNEXPECTED_WORKER_ENV(process.env.NODE_UNIQUE_ID ?? '')
-  return new WorkerHandle(async (onClosed) => await runInlineWorker(channel, {
+  return new WorkerHandle(async (onClosed) => await (await import('../plugin/worker-runtime.js')).runInlineWorker(channel, {
     app,
     appOptions: resolved.appOptions,
     serverOptions: resolved.serverOptions,
