@@ -135,10 +135,6 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     channel?.send(buildHealth(sample))
   })
 
-  // While draining, each response closes its connection so keep-alive clients move to another worker.
-  fastify.addHook('onRequest', async (_request, reply) => {
-    if (state.draining) reply.header('connection', 'close')
-  })
   fastify.addHook('onReady', async () => { reporter.start() })
   fastify.addHook('onListen', async () => {
     if (channel === null) return

@@ -4,6 +4,7 @@
  * report boot failures, decide what each signal does. This module, like a CLI, may end the process.
  */
 import { createRequire } from 'node:module'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import net from 'node:net'
 import { resolve } from 'node:path'
 import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, FastifyPluginAsync } from 'fastify'
@@ -33,6 +34,10 @@ async function settle (server: net.Server, max: number): Promise<void> {
     if (open === 0 || Date.now() >= deadline) return
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
+}
+
+function closeAfterResponse (_req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close')
 }
 
 /** Signals a worker leaves to the primary: a terminal's Ctrl+C or hangup reaches the whole process group. */
@@ -99,6 +104,9 @@ export class WorkerLifecycle {
     if (this.#draining) return
     this.#draining = true
     clusterStateOf(fastify)?.markDraining()
+    // From now on every response closes its connection, so keep-alive clients move to another worker. A raw
+    // listener ahead of Fastify's costs nothing until the drain, unlike a per-request hook.
+    fastify.server.prependListener('request', closeAfterResponse)
     fastify.log.info({ delay }, 'fastify-cluster: draining')
     const timer = setTimeout(() => {
       this.#close(fastify).then(() => { this.#leave(0) }, (err: unknown) => {
