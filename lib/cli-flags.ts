@@ -72,6 +72,7 @@ export const CLUSTER_FLAGS: readonly FlagSpec[] = [
   { name: 'recycle-budget', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET'], default: '3', option: 'recycleBudget', description: 'Threshold recycles allowed per --recycle-budget-window' },
   { name: 'recycle-budget-window', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET_WINDOW'], default: '10m', option: 'recycleBudgetWindow', description: 'Window of --recycle-budget' },
   { name: 'recycle-on-health-check', type: 'boolean', env: ['FASTIFY_RECYCLE_ON_HEALTH_CHECK'], default: 'false', option: 'recycleOnHealthCheck', description: "Also recycle a worker whose own healthCheck keeps failing (by default it feeds readiness only)" },
+  { name: 'stuck-diagnostics', type: 'boolean', env: ['FASTIFY_STUCK_DIAGNOSTICS'], default: 'false', option: 'stuckDiagnostics', description: 'Capture the JS stack of a stuck worker (inspector on 127.0.0.1) to a file before killing it; Node >= 22' },
   { name: 'health-port', type: 'string', env: ['FASTIFY_HEALTH_PORT'], default: 'off', option: 'healthPort', description: "Port of the primary's health server (/live, /ready, /status, /metrics)" },
   { name: 'health-address', type: 'string', env: ['FASTIFY_HEALTH_ADDRESS'], default: '127.0.0.1', option: 'healthHost', description: 'Address of the health server' },
   { name: 'health-status', type: 'boolean', env: ['FASTIFY_HEALTH_STATUS'], default: 'on for a loopback address', option: 'healthStatus', description: 'Serve /status (workers, pids, samples) on the health server' },

@@ -101,6 +101,13 @@ export interface ClusterOptions {
   /** Also recycle a worker whose own `healthCheck` keeps failing (by default it feeds readiness only). @default false */
   recycleOnHealthCheck?: boolean
   /**
+   * Before killing a stuck worker, capture the JavaScript stack it is stuck in (through the worker's inspector,
+   * opened on 127.0.0.1 at boot; at most 1 s), write it to a JSON file in the OS temp directory and log its path.
+   * Needs Node >= 22 (global WebSocket). Each worker then has a local debugging port: keep it off unless you
+   * are hunting a hang. @default false
+   */
+  stuckDiagnostics?: boolean
+  /**
    * Called before a threshold recycle (not for a stuck worker, which is always replaced). Return `false` to veto
    * this one; anything else approves. Settles within `workerStopTimeout` or the recycle goes ahead.
    */
@@ -183,6 +190,7 @@ export interface ResolvedOptions {
   readonly recycleBudget: number
   readonly recycleBudgetWindow: number
   readonly recycleOnHealthCheck: boolean
+  readonly stuckDiagnostics: boolean
   readonly onWorkerUnhealthy: ClusterOptions['onWorkerUnhealthy']
   readonly healthPort: number | undefined
   readonly healthHost: string
@@ -225,6 +233,7 @@ export const DEFAULTS = Object.freeze({
   recycleBudget: 3,
   recycleBudgetWindow: 600_000,
   recycleOnHealthCheck: false,
+  stuckDiagnostics: false,
   healthHost: '127.0.0.1',
   minReady: 1,
   readinessPath: '/health' as string | false,
@@ -239,7 +248,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'stableUptime', 'crashLoopLimit', 'crashLoopWindow', 'signals', 'logger', 'onWorkerFork', 'onWorkerReady',
   'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
   'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
-  'recycleBudgetWindow', 'recycleOnHealthCheck', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
+  'recycleBudgetWindow', 'recycleOnHealthCheck', 'stuckDiagnostics', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
   'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy'
 ])
 
@@ -413,6 +422,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     recycleBudget: parseInteger(n('recycleBudget'), orDefault('recycleBudget'), 0, 1_000_000),
     recycleBudgetWindow: duration('recycleBudgetWindow', 1),
     recycleOnHealthCheck: bool(n('recycleOnHealthCheck'), orDefault('recycleOnHealthCheck')),
+    stuckDiagnostics: bool(n('stuckDiagnostics'), orDefault('stuckDiagnostics')),
     onWorkerUnhealthy: hook(n('onWorkerUnhealthy'), given('onWorkerUnhealthy')) as ClusterOptions['onWorkerUnhealthy'],
     healthPort: given('healthPort') === undefined ? undefined : parsePort(n('healthPort'), given('healthPort')),
     healthHost: parseHost(n('healthHost'), orDefault('healthHost')),

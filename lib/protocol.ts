@@ -47,6 +47,8 @@ export interface ReadyMessage {
   type: typeof MessageTypes.READY
   address: { address: string, port: number, family: string }
   sample: HealthSample
+  /** The worker's inspector WebSocket URL on 127.0.0.1, when the primary asked for stuck diagnostics. */
+  inspector?: string
 }
 export interface HealthMessage { type: typeof MessageTypes.HEALTH, sample: HealthSample }
 export interface BootErrorMessage { type: typeof MessageTypes.BOOT_ERROR, code: string, message: string }
@@ -73,8 +75,8 @@ function envelope (type: string, body: Record<string, unknown>): Envelope {
   return { ns: PROTOCOL_NAMESPACE, v: PROTOCOL_VERSION, type, ...body }
 }
 
-export function buildReady (address: ReadyMessage['address'], sample: HealthSample): Envelope {
-  return envelope(MessageTypes.READY, { address, sample })
+export function buildReady (address: ReadyMessage['address'], sample: HealthSample, inspector?: string): Envelope {
+  return envelope(MessageTypes.READY, { address, sample, ...(inspector === undefined ? {} : { inspector }) })
 }
 export function buildHealth (sample: HealthSample): Envelope {
   return envelope(MessageTypes.HEALTH, { sample })
@@ -118,6 +120,8 @@ function number (obj: Record<string, unknown>, key: string, min: number, max: nu
   }
   return value
 }
+
+const INSPECTOR_URL = /^ws:\/\/127\.0\.0\.1:\d{1,5}\/[\w-]{1,64}$/
 
 function string (obj: Record<string, unknown>, key: string): string {
   const value = field(obj, key)
@@ -167,7 +171,10 @@ export function parseWorkerMessage (raw: unknown): Parsed<WorkerMessage> {
       case MessageTypes.READY: {
         const a = object(body, 'address')
         const address = { address: string(a, 'address'), port: number(a, 'port', 0, 65535), family: string(a, 'family') }
-        return { kind: 'ok', message: { type, address, sample: sample(body) } }
+        // Only a loopback inspector URL: the primary connects to it, so it must not be pointed anywhere else.
+        const inspector = body.inspector === undefined ? undefined : string(body, 'inspector')
+        if (inspector !== undefined && !INSPECTOR_URL.test(inspector)) throw new Invalid('inspector must be a ws://127.0.0.1 URL')
+        return { kind: 'ok', message: { type, address, sample: sample(body), ...(inspector === undefined ? {} : { inspector }) } }
       }
       case MessageTypes.BOOT_ERROR:
         return { kind: 'ok', message: { type, code: string(body, 'code'), message: string(body, 'message') } }
@@ -219,6 +226,8 @@ export interface WorkerLaunch {
   reusePort?: boolean
   /** With `reusePort`: the port to use where the app asks for port 0, so every worker binds the same one. */
   listenPort?: number
+  /** Open the inspector on 127.0.0.1 at boot and report its URL, for stuck-worker diagnostics. */
+  inspect?: boolean
 }
 
 export function encodeLaunch (launch: WorkerLaunch): string {
@@ -238,8 +247,9 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     typeof value.drainDelay !== 'number') return null
   const readinessPath = value.readinessPath
   if (readinessPath !== false && typeof readinessPath !== 'string') return null
-  const { reusePort, listenPort } = value
+  const { reusePort, listenPort, inspect } = value
   if (reusePort !== undefined && typeof reusePort !== 'boolean') return null
+  if (inspect !== undefined && typeof inspect !== 'boolean') return null
   if (listenPort !== undefined && !(Number.isInteger(listenPort) && (listenPort as number) > 0 && (listenPort as number) <= 65535)) return null
   return {
     v: PROTOCOL_VERSION,
@@ -249,6 +259,7 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     readinessPath,
     ...(args === undefined ? {} : { fastifyArgs: args as string[] }),
     ...(reusePort === true ? { reusePort } : {}),
-    ...(listenPort === undefined ? {} : { listenPort: listenPort as number })
+    ...(listenPort === undefined ? {} : { listenPort: listenPort as number }),
+    ...(inspect === true ? { inspect } : {})
   }
 }

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { restartDelay } from './backoff.js'
+import { captureStack, webSocketAvailable, writeStuckReport } from './stuck-diagnostics.js'
 import { CrashLoopBreaker, isFatalBootError, isUnstableExit } from './crash-loop.js'
 import { RecyclePolicy, type Breach, type Decision, type RecycleReason } from './recycle-policy.js'
 import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY } from './errors.js'
@@ -22,6 +23,9 @@ export interface ForkTarget {
   /** For an app file: the `fastify start` arguments the worker runtime parses (flags, the file, `--` options). */
   fastifyArgs?: string[]
 }
+
+/** Longest wait for a stuck worker's stack before it is killed anyway. */
+const STACK_TIMEOUT_MS = 1000
 
 /** How workers bind: their own SO_REUSEPORT socket, and the port that stands in for 0 (see connection-distribution). */
 export interface ListenPlan {
@@ -69,6 +73,8 @@ interface ManagedWorker {
   /** Consecutive samples with at least one breach (for the `worker:unhealthy` announcement). */
   unhealthyFor: number
   address: WorkerAddress | null
+  /** Its inspector's URL (stuck diagnostics only), from its ready message. */
+  inspector: string | null
   lastHealth: (HealthSample & { receivedAt: number }) | null
   invalid: Map<string, { count: number, loggedAt: number }>
   timers: Set<NodeJS.Timeout>
@@ -113,6 +119,8 @@ export class Supervisor {
   readonly #policy: RecyclePolicy
   #watchdog: NodeJS.Timeout | null = null
   #listen: ListenPlan = {}
+  /** Stuck diagnostics asked for and possible here (a WebSocket client to reach the worker's inspector). */
+  readonly #diagnostics: boolean
   /** Set during a rolling reload: threshold recycles wait (stuck workers are still replaced). */
   #recyclesPaused = false
   /** Deferred recycles already logged, so a deferral is logged once, not every tick. */
@@ -136,6 +144,7 @@ export class Supervisor {
     this.#options = options
     this.#log = log
     this.#target = target
+    this.#diagnostics = options.stuckDiagnostics && webSocketAvailable()
     this.#clock = clock
     this.#breaker = new CrashLoopBreaker(options.crashLoopLimit, options.crashLoopWindow)
     this.#slots = Array.from({ length: options.workers }, (_, index) =>
@@ -181,6 +190,10 @@ export class Supervisor {
   start (listen: ListenPlan = {}): void {
     if (this.#phase !== 'idle') return
     this.#phase = 'running'
+    if (this.#options.stuckDiagnostics && !this.#diagnostics) {
+      this.#log.warn({ event: 'cluster:stuck-diagnostics-unavailable' },
+        `stuckDiagnostics needs a global WebSocket (Node >= 22); Node ${process.versions.node} has none: stuck workers are killed without a stack`)
+    }
     this.#listen = listen
     for (const slot of this.#slots) this.#fork(slot)
     // One timer, refreshed after each tick: the watchdog and the recycle policy run every sampleInterval.
@@ -292,6 +305,7 @@ export class Supervisor {
       sampleInterval: this.#options.sampleInterval,
       drainDelay: this.#options.drainDelay,
       readinessPath: this.#options.readinessPath,
+      ...(this.#diagnostics ? { inspect: true } : {}),
       ...(this.#target.fastifyArgs === undefined ? {} : { fastifyArgs: this.#target.fastifyArgs }),
       ...this.#listen
     })
@@ -317,6 +331,7 @@ export class Supervisor {
       lastReportAt: this.#clock.now(),
       unhealthyFor: 0,
       address: null,
+      inspector: null,
       lastHealth: null,
       invalid: new Map(),
       timers: new Set(),
@@ -369,6 +384,7 @@ export class Supervisor {
         w.state = 'ready'
         w.readyAt = now
         w.address = message.address
+        w.inspector = message.inspector ?? null
         w.lastHealth = { ...message.sample, receivedAt: now }
         w.lastReportAt = now
         // Not fed to the recycle policy: this sample measures the boot (loading, JIT), not serving.
@@ -606,7 +622,12 @@ export class Supervisor {
     slot.recycles.stuck = (slot.recycles.stuck ?? 0) + 1
     w.retired = 'stuck'
     w.stopRequested = true
-    this.#escalate(w)
+    // Evidence first (bounded: at most STACK_TIMEOUT_MS), then the kill; the replacement is forked now either way.
+    if (this.#diagnostics && w.inspector !== null) {
+      void this.#diagnose(w, w.inspector, silentFor).finally(() => { this.#escalate(w) })
+    } else {
+      this.#escalate(w)
+    }
     if (slot.current === w) {
       slot.current = null
       if (slot.successor !== null) {
@@ -618,6 +639,20 @@ export class Supervisor {
     } else if (slot.successor === w) {
       slot.successor = null
       this.#recycleFailed(slot.current, w, 'the replacement got stuck')
+    }
+  }
+
+  /** Reads a stuck worker's JS stack through its inspector, writes it to a file and logs where. Never throws. */
+  async #diagnose (w: ManagedWorker, url: string, silentFor: number): Promise<void> {
+    const ids = { id: w.id, slot: w.slot.index, pid: w.pid }
+    try {
+      const frames = await captureStack(url, STACK_TIMEOUT_MS)
+      const path = await writeStuckReport({ pid: w.pid, id: w.id, silentFor, frames })
+      const top = frames.slice(0, 8).map((f) => `${f.functionName} (${f.url}:${f.line}:${f.column})`)
+      this.#log.error({ event: 'worker:stuck-diagnostics', ...ids, path, stack: top }, `stuck worker's stack written to ${path}`)
+    } catch (err) {
+      this.#log.warn({ event: 'worker:stuck-diagnostics-failed', ...ids, reason: (err as Error).message },
+        'could not capture the stuck worker\'s stack; killing it anyway')
     }
   }
 

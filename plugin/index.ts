@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import inspector from 'node:inspector'
 import fp from 'fastify-plugin'
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
 import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
@@ -144,7 +145,7 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
       : { address: raw.address, port: raw.port, family: raw.family }
     const sample = reporter.sample()
     state.recordSample(sample)
-    channel.send(buildReady(address, sample))
+    channel.send(buildReady(address, sample, channel.launch.inspect === true ? inspector.url() : undefined))
   })
   fastify.addHook('onClose', async () => { reporter.stop() })
 }

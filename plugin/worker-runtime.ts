@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import inspector from 'node:inspector'
 import net from 'node:net'
 import { resolve } from 'node:path'
 import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, FastifyPluginAsync } from 'fastify'
@@ -57,6 +58,8 @@ export class WorkerLifecycle {
 
   constructor (channel: PrimaryChannel) {
     this.#channel = channel
+    // Stuck-worker diagnostics: the inspector's own thread can pause a blocked event loop and read its stack.
+    if (channel.launch.inspect === true) inspector.open(0, '127.0.0.1')
     this.#cleanups.push(channel.onMessage((message) => {
       if (message.type === MessageTypes.DRAIN) this.drain(message.delay)
     }))

@@ -219,6 +219,8 @@ t.test('connection distribution: reusePort and schedulingPolicy', async (t) => {
   t.equal(resolve({ schedulingPolicy: 'none' }).schedulingPolicy, 'none')
   t.equal(resolve({ schedulingPolicy: 'rr' }).schedulingPolicy, 'rr')
   rejects(t, { reusePort: 'yes' }, INVALID, /^reusePort must be true or false, received "yes"$/)
+  t.equal(resolve({}).stuckDiagnostics, false, 'stuck diagnostics are off by default')
+  rejects(t, { stuckDiagnostics: 1 }, INVALID, /^stuckDiagnostics must be true or false, received 1$/)
   rejects(t, { schedulingPolicy: 'os' }, INVALID,
     /^schedulingPolicy must be "rr" \(round-robin by the primary\) or "none" \(the OS decides\), received "os"$/)
   rejects(t, { schedulingPolicy: null }, INVALID, /^schedulingPolicy must be .*received null$/)
