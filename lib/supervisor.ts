@@ -12,7 +12,8 @@ import {
 } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import {
-  MessageTypes, WORKER_ENV, buildDrain, buildUnlistenAck, encodeLaunch, parseWorkerMessage, type HealthSample, type WorkerMessage
+  MessageTypes, WORKER_ENV, buildDrain, buildUnlistenAck, encodeLaunch, parseWorkerMessage, type HealthSample, type WorkerLaunch,
+  type WorkerMessage
 } from './protocol.js'
 
 /** What to run in each worker: our runtime for an app file, or the user's own script for an inline app. */
@@ -27,11 +28,8 @@ export interface ForkTarget {
 /** Longest wait for a stuck worker's stack before it is killed anyway. */
 const STACK_TIMEOUT_MS = 1000
 
-/** How workers bind: their own SO_REUSEPORT socket, and the port that stands in for 0 (see connection-distribution). */
-export interface ListenPlan {
-  reusePort?: boolean
-  listenPort?: number
-}
+/** How workers bind: the launch contract's fields for it (see connection-distribution). */
+export type ListenPlan = Pick<WorkerLaunch, 'reusePort' | 'listenPort'>
 
 /** Injectable for tests: time and randomness. */
 export interface SupervisorClock {

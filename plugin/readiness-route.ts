@@ -3,8 +3,8 @@ import { isUnderPressure } from './index.js'
 
 /**
  * The readiness route on the app's own port, for load balancers that only poll the traffic port: 503 with
- * Retry-After while this worker drains, is under pressure, or its own `healthCheck` last failed; 200 otherwise. Added after the app, and skipped
- * (with a log line) when the app already answers that path itself.
+ * Retry-After while this worker drains, is under pressure, or its own `healthCheck` last failed; 200 otherwise.
+ * Added after the app, and skipped (with a log line) when the app already answers that path itself.
  */
 export function addReadinessRoute (fastify: FastifyInstance, path: string): void {
   if (fastify.hasRoute({ url: path, method: 'GET' })) {

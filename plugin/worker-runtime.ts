@@ -218,11 +218,13 @@ export async function runAppFileWorker (): Promise<FastifyInstance | undefined> 
     .catch(() => undefined)
 }
 
+const ASYNC_WITHOUT_OPTS = 'an async function without the (fastify, opts) parameters'
+
 /** fastify-cli's loader errors, as our coded ones. */
 function bootError (file: string, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err)
   if (message.includes("doesn't exist")) return new FST_CLUSTER_APP_NOT_FOUND(message, { cause: err })
-  if (message.includes('Async/Await plugin')) return new FST_CLUSTER_APP_NOT_PLUGIN(file, 'an async function without the (fastify, opts) parameters', { cause: err })
+  if (message.includes('Async/Await plugin')) return new FST_CLUSTER_APP_NOT_PLUGIN(file, ASYNC_WITHOUT_OPTS, { cause: err })
   return new FST_CLUSTER_WORKER_BOOT(message, { cause: err })
 }
 
@@ -265,7 +267,7 @@ async function buildFromAppFile (args: string[], readinessPath: string | false):
     const namespace = esmNamespace(file, err)
     if (namespace === null) throw bootError(file, err)
     loaded = namespace
-    if (isAsyncWithoutOpts(namespace.default)) throw new FST_CLUSTER_APP_NOT_PLUGIN(file, 'an async function without the (fastify, opts) parameters')
+    if (isAsyncWithoutOpts(namespace.default)) throw new FST_CLUSTER_APP_NOT_PLUGIN(file, ASYNC_WITHOUT_OPTS)
   }
   const appFn = typeof loaded === 'function' ? loaded : loaded.default
   if (typeof appFn !== 'function') throw new FST_CLUSTER_APP_NOT_PLUGIN(file, describeValue(appFn ?? loaded))
