@@ -2,21 +2,18 @@ import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { CrashLoopBreaker, decideRestart, isFatalBootError } from './crash-loop.js'
 import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY } from './errors.js'
-import {
-  ClusterEvents, type ClusterEventMap, type ClusterExit, type SlotReplacement, type WorkerAddress, type WorkerError,
-  type WorkerInfo
-} from './events.js'
+import { ClusterEvents, type ClusterEventMap, type ClusterExit, type SlotReplacement, type WorkerError, type WorkerInfo } from './events.js'
+import { callHook, emitSafely } from './hooks.js'
 import type { ResolvedOptions } from './options.js'
-import { MessageTypes, WORKER_ENV, buildUnlistenAck, encodeLaunch, type HealthSample, type Parsed, type WorkerLaunch, type WorkerMessage } from './protocol.js'
-import { RecyclePolicy, type Breach, type Decision, type RecycleReason } from './recycle-policy.js'
-import { captureStack, webSocketAvailable, writeStuckReport } from './stuck-diagnostics.js'
-import { forked, step, type Effect, type ExitOutcome, type Lifecycle, type LifecycleEvent, type LifecycleSettings } from './worker-lifecycle.js'
+import { MessageTypes, WORKER_ENV, buildUnlistenAck, encodeLaunch, type Parsed, type WorkerLaunch, type WorkerMessage } from './protocol.js'
+import { Recycling } from './recycling.js'
+import { newSlot, succeed, type Member, type Slot } from './slot.js'
+import { webSocketAvailable } from './stuck-diagnostics.js'
+import { forked, step, type Effect, type ExitOutcome, type LifecycleEvent, type LifecycleSettings } from './worker-lifecycle.js'
 import { WorkerProcess, type ForkTarget } from './worker-process.js'
 
 export type { ForkTarget, SlotReplacement }
 
-/** Longest wait for a stuck worker's stack before it is killed anyway. */
-const STACK_TIMEOUT_MS = 1000
 /** How often the same kind of malformed IPC message is logged again, per worker. */
 const INVALID_LOG_INTERVAL = 60_000
 
@@ -33,48 +30,6 @@ const SYSTEM_CLOCK: SupervisorClock = { now: Date.now, random: Math.random }
 
 type Phase = 'idle' | 'running' | 'closing' | 'closed'
 
-/** One worker in a slot: its process, its lifecycle, and what the primary knows of it. */
-interface Member {
-  readonly proc: WorkerProcess
-  readonly id: number
-  readonly pid: number
-  readonly slot: Slot
-  readonly forkedAt: number
-  life: Lifecycle
-  /** Why it was retired (its successor took over) or killed as stuck. */
-  retired: RecycleReason | 'reload' | null
-  /** A replacement for it is starting (replace before retire). */
-  recycling: { reason: RecycleReason | 'reload', breaches: Breach[] } | null
-  /** For a successor started by `replaceSlot`: told whether it took over. */
-  takeover: ((result: { ok: boolean, error?: string }) => void) | null
-  exitWaiters: Array<() => void>
-  lastReportAt: number
-  /** Consecutive samples with a breach (for the `worker:unhealthy` announcement). */
-  unhealthyFor: number
-  address: WorkerAddress | null
-  inspector: string | null
-  lastHealth: (HealthSample & { receivedAt: number }) | null
-  /** The last uncaught error it reported. */
-  error: WorkerError | null
-  /** Its boot error, `code: message`. */
-  bootError: string | null
-  invalid: Map<string, { count: number, loggedAt: number }>
-}
-
-interface Slot {
-  readonly index: number
-  current: Member | null
-  /** Starting to take over from `current`; takes the slot when ready or when `current` is gone. */
-  successor: Member | null
-  recycles: Partial<Record<RecycleReason, number>>
-  /** Consecutive unstable exits: drives the backoff. */
-  attempt: number
-  restarts: number
-  restartTimer: NodeJS.Timeout | null
-  /** Its worker cannot boot while others serve: the cluster is degraded. */
-  failing: boolean
-}
-
 /**
  * The pool: one slot per worker, each with a current worker and at most one successor. Each worker's lifecycle is
  * the pure table in worker-lifecycle; restarts, backoff and the breaker are decided in crash-loop; the process is
@@ -87,15 +42,13 @@ export class Supervisor {
   readonly #clock: SupervisorClock
   readonly #events: EventEmitter<ClusterEventMap>
   readonly #breaker: CrashLoopBreaker
-  readonly #policy: RecyclePolicy
+  readonly #recycling: Recycling
   readonly #settings: LifecycleSettings
   readonly #diagnostics: boolean
   readonly #slots: Slot[]
   readonly #workers = new Map<number, Member>()
-  readonly #deferredLogged = new Set<string>()
   #watchdog: NodeJS.Timeout | null = null
   #listen: ListenPlan = {}
-  #recyclesPaused = false
   #phase: Phase = 'idle'
   /** Slots not forked yet at first start: they wait until the first worker has loaded the app file. */
   #held: Slot[] = []
@@ -128,22 +81,18 @@ export class Supervisor {
       workerStopTimeout: options.workerStopTimeout,
       forceKillDelay: options.forceKillDelay
     }
-    this.#slots = Array.from({ length: options.workers }, (_, index) => ({
-      index, current: null, successor: null, recycles: {}, attempt: 0, restarts: 0, restartTimer: null, failing: false
-    }))
-    this.#policy = new RecyclePolicy({
-      heartbeatTimeout: options.heartbeatTimeout,
-      maxHeapUsedBytes: options.maxHeapUsedBytes,
-      maxRssBytes: options.maxRssBytes,
-      maxEventLoopDelay: options.maxEventLoopDelay,
-      maxEventLoopUtilization: options.maxEventLoopUtilization,
-      unhealthyChecks: options.unhealthyChecks,
-      gracePeriod: options.recycleGracePeriod,
-      maxConcurrentRecycles: options.maxConcurrentRecycles,
-      recycleBudget: options.recycleBudget,
-      recycleBudgetWindow: options.recycleBudgetWindow,
-      recycleOnHealthCheck: options.recycleOnHealthCheck
-    })
+    this.#slots = Array.from({ length: options.workers }, (_, index) => newSlot(index))
+    this.#recycling = new Recycling({
+      options,
+      log,
+      members: () => this.#workers.values(),
+      member: (id) => this.#workers.get(id),
+      running: () => this.#phase === 'running',
+      emit: (event, ...args) => { this.#emit(event, ...args) },
+      step: (w, event) => { this.#step(w, event) },
+      fork: (slot, asSuccessor) => this.#fork(slot, asSuccessor),
+      succeed: (slot) => { this.#succeed(slot) }
+    }, this.#diagnostics)
     this.#ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve
       this.#rejectReady = reject
@@ -170,7 +119,7 @@ export class Supervisor {
   fail (error: Error, reason: string): void { this.#giveUp(error, reason) }
 
   /** Threshold recycles wait while set (a rolling reload is replacing workers). */
-  pauseRecycles (paused: boolean): void { this.#recyclesPaused = paused }
+  pauseRecycles (paused: boolean): void { this.#recycling.pause(paused) }
 
   /**
    * Forks every slot. `listen` says how workers bind. With an app file the first worker goes alone until it has
@@ -189,7 +138,7 @@ export class Supervisor {
     for (const slot of this.#target.fastifyArgs === undefined ? this.#slots : [first]) if (slot !== undefined) this.#fork(slot)
     // One timer, refreshed after each tick: the watchdog and the recycle policy run every sampleInterval.
     this.#watchdog = setTimeout(() => {
-      this.#tick()
+      this.#recycling.tick(this.#clock.now())
       this.#watchdog?.refresh()
     }, this.#options.sampleInterval)
     this.#watchdog.unref()
@@ -266,7 +215,7 @@ export class Supervisor {
     if (this.#watchdog !== null) clearTimeout(this.#watchdog)
     this.#watchdog = null
     // A hook that never settles must not hold the shutdown: it gets workerStopTimeout at most.
-    void this.#callHook('onShutdown', this.#options.onShutdown, { reason, signal }, this.#options.workerStopTimeout).then(() => {
+    void callHook(this.#log, 'onShutdown', this.#options.onShutdown, { reason, signal }, this.#options.workerStopTimeout).then(() => {
       for (const w of this.#workers.values()) this.#step(w, { type: 'stop', drainDelay: this.#options.drainDelay })
       this.#maybeFinish()
     })
@@ -334,7 +283,7 @@ export class Supervisor {
     const event = { id: member.id, slot: slot.index, pid: member.pid }
     this.#log.info({ event: ClusterEvents.WORKER_FORK, ...event }, 'worker forked')
     this.#emit(ClusterEvents.WORKER_FORK, event)
-    void this.#callHook('onWorkerFork', this.#options.onWorkerFork, event)
+    void callHook(this.#log, 'onWorkerFork', this.#options.onWorkerFork, event)
     return member
   }
 
@@ -387,7 +336,7 @@ export class Supervisor {
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, address: message.address, bootMs: now - w.forkedAt }
         this.#log.info({ event: ClusterEvents.WORKER_READY, ...event }, 'worker ready')
         this.#emit(ClusterEvents.WORKER_READY, event)
-        void this.#callHook('onWorkerReady', this.#options.onWorkerReady, event)
+        void callHook(this.#log, 'onWorkerReady', this.#options.onWorkerReady, event)
         w.takeover?.({ ok: true })
         w.takeover = null
         this.#succeed(w.slot)
@@ -400,7 +349,7 @@ export class Supervisor {
         if (w.life.state === 'exited') return
         w.lastHealth = { ...message.sample, receivedAt: now }
         w.lastReportAt = now
-        if (w.life.state === 'ready') this.#observe(w, message.sample)
+        if (w.life.state === 'ready') this.#recycling.observe(w, message.sample)
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, sample: message.sample }
         this.#log.trace({ event: ClusterEvents.WORKER_HEALTH, ...event }, 'worker health')
         this.#emit(ClusterEvents.WORKER_HEALTH, event)
@@ -449,29 +398,16 @@ export class Supervisor {
     for (const slot of this.#held.splice(0)) this.#fork(slot)
   }
 
-  /**
-   * Succession, in one place: the successor takes the slot once it is ready, or at once when the current worker
-   * is gone; a current worker it replaces is retired (drains, then exits).
-   */
+  /** Succession (slot.ts), and the retired worker drains. */
   #succeed (slot: Slot): void {
-    const next = slot.successor
-    if (next === null) return
-    const old = slot.current
-    if (old !== null && next.life.state !== 'ready') return
-    slot.current = next
-    slot.successor = null
-    if (old === null) return
-    const reason = old.recycling?.reason ?? 'reload'
-    if (reason !== 'reload') slot.recycles[reason] = (slot.recycles[reason] ?? 0) + 1
-    old.retired = reason
-    old.recycling = null
-    this.#step(old, { type: 'retire' })
+    const old = succeed(slot)
+    if (old !== null) this.#step(old, { type: 'retire' })
   }
 
   #onExit (w: Member, outcome: ExitOutcome, code: number | null, signal: string | null): void {
     const now = this.#clock.now()
     this.#workers.delete(w.id)
-    this.#policy.forget(w.id)
+    this.#recycling.forget(w.id)
     for (const waiter of w.exitWaiters.splice(0)) waiter()
     const slot = w.slot
     const wasCurrent = slot.current === w
@@ -487,7 +423,7 @@ export class Supervisor {
       const error = `replacement exited before ready (${describe})`
       w.takeover?.({ ok: false, error })
       w.takeover = null
-      if (this.#phase === 'running') this.#recycleFailed(slot.current, w, error)
+      if (this.#phase === 'running') this.#recycling.recycleFailed(slot.current, w, error)
     } else if (wasCurrent) {
       slot.current = null
       if (slot.successor !== null) {
@@ -504,7 +440,7 @@ export class Supervisor {
     const level = outcome.expected && outcome.reason !== 'killed-at-deadline' ? 'info' : 'warn'
     this.#log[level]({ event: ClusterEvents.WORKER_EXIT, ...event }, 'worker exited')
     this.#emit(ClusterEvents.WORKER_EXIT, event)
-    void this.#callHook('onWorkerExit', this.#options.onWorkerExit, event)
+    void callHook(this.#log, 'onWorkerExit', this.#options.onWorkerExit, event)
     this.#checkDegraded()
     this.#maybeFinish()
   }
@@ -571,171 +507,6 @@ export class Supervisor {
     this.#resolveReady()
   }
 
-  /** Feeds a ready worker's sample to the policy; announces a threshold when its streak reaches the limit. */
-  #observe (w: Member, sample: HealthSample): void {
-    const before = w.unhealthyFor
-    const breaches = this.#policy.observe(w.id, sample)
-    w.unhealthyFor = breaches.length === 0 ? 0 : before + 1
-    if (w.unhealthyFor === this.#options.unhealthyChecks) {
-      const reason = breaches[0]?.metric ?? 'healthCheck'
-      const event = { id: w.id, slot: w.slot.index, pid: w.pid, reason, breaches, sample }
-      this.#log.warn({ event: ClusterEvents.WORKER_UNHEALTHY, ...event }, 'worker unhealthy')
-      this.#emit(ClusterEvents.WORKER_UNHEALTHY, event)
-    }
-  }
-
-  /** Every sampleInterval: carry out what the recycle policy decides. */
-  #tick (): void {
-    if (this.#phase !== 'running') return
-    const now = this.#clock.now()
-    // A recycle lasts until the old worker is gone: a retiring worker still counts against maxConcurrentRecycles.
-    const views = [...this.#workers.values()]
-      .filter((w) => w.retired !== null ? w.retired !== 'stuck' : w.life.intent === null && !w.life.leaving)
-      .map((w) => ({
-        id: w.id,
-        ready: w.life.state === 'ready',
-        readyAt: w.life.readyAt,
-        lastReportAt: w.lastReportAt,
-        recycling: w.recycling !== null || w.retired !== null
-      }))
-    for (const decision of this.#policy.evaluate(views, now)) this.#apply(decision, now)
-  }
-
-  #apply (d: Decision, now: number): void {
-    switch (d.kind) {
-      case 'stuck': {
-        const w = this.#workers.get(d.id)
-        if (w !== undefined) this.#onStuck(w, d.silentFor)
-        return
-      }
-      case 'recycle': {
-        if (this.#recyclesPaused) {
-          this.#apply({ kind: 'deferred', id: d.id, reason: d.reason, why: 'concurrency' }, now)
-          return
-        }
-        const w = this.#workers.get(d.id)
-        if (w !== undefined) this.#recycle(w, d.reason, d.breaches, now)
-        return
-      }
-      case 'deferred': {
-        const key = `${d.id}:${d.reason}:${d.why}`
-        if (this.#deferredLogged.has(key)) return
-        this.#deferredLogged.add(key)
-        this.#log.info({ event: 'worker:recycle-deferred', id: d.id, reason: d.reason, why: d.why },
-          d.why === 'budget' ? 'recycle deferred: the recycle budget is used up' : 'recycle deferred: another recycle is running')
-        return
-      }
-      case 'overload': {
-        const event = { workers: d.ids, breaches: d.breaches }
-        this.#log.warn({ event: ClusterEvents.CLUSTER_OVERLOAD, ...event },
-          'a majority of workers breach event-loop thresholds: overload, not sickness; no event-loop recycles')
-        this.#emit(ClusterEvents.CLUSTER_OVERLOAD, event)
-        return
-      }
-      case 'overload-end':
-        this.#log.info({ event: 'cluster:overload-end' }, 'overload over')
-    }
-  }
-
-  /** A worker silent past heartbeatTimeout: out of the slot, SIGTERM then SIGKILL by pid, replacement forked now. */
-  #onStuck (w: Member, silentFor: number): void {
-    const slot = w.slot
-    const event = { id: w.id, slot: slot.index, pid: w.pid, silentFor, heartbeatTimeout: this.#options.heartbeatTimeout }
-    this.#log.error({ event: ClusterEvents.WORKER_STUCK, ...event }, 'worker stuck: no health report within heartbeatTimeout; killing and replacing it')
-    this.#emit(ClusterEvents.WORKER_STUCK, event)
-    slot.recycles.stuck = (slot.recycles.stuck ?? 0) + 1
-    w.retired = 'stuck'
-    this.#step(w, { type: 'condemn' })
-    // Evidence first (bounded: at most STACK_TIMEOUT_MS), then the kill; the replacement is forked now either way.
-    if (this.#diagnostics && w.inspector !== null) {
-      void this.#diagnose(w, w.inspector, silentFor).finally(() => { this.#step(w, { type: 'kill' }) })
-    } else {
-      this.#step(w, { type: 'kill' })
-    }
-    if (slot.current === w) {
-      slot.current = null
-      if (slot.successor !== null) this.#succeed(slot)
-      else this.#fork(slot)
-    } else if (slot.successor === w) {
-      slot.successor = null
-      w.takeover?.({ ok: false, error: 'the replacement got stuck' })
-      w.takeover = null
-      this.#recycleFailed(slot.current, w, 'the replacement got stuck')
-    }
-  }
-
-  /** Reads a stuck worker's JS stack through its inspector, writes it to a file and logs where. Never throws. */
-  async #diagnose (w: Member, url: string, silentFor: number): Promise<void> {
-    const ids = { id: w.id, slot: w.slot.index, pid: w.pid }
-    try {
-      const frames = await captureStack(url, STACK_TIMEOUT_MS)
-      const path = await writeStuckReport({ pid: w.pid, id: w.id, silentFor, frames })
-      const top = frames.slice(0, 8).map((f) => `${f.functionName} (${f.url}:${f.line}:${f.column})`)
-      this.#log.error({ event: 'worker:stuck-diagnostics', ...ids, path, stack: top }, `stuck worker's stack written to ${path}`)
-    } catch (err) {
-      this.#log.warn({ event: 'worker:stuck-diagnostics-failed', ...ids, reason: (err as Error).message },
-        'could not capture the stuck worker\'s stack; killing it anyway')
-    }
-  }
-
-  /** Replace before retire: ask the hook, start a successor in the same slot; the old worker serves until it is ready. */
-  #recycle (w: Member, reason: RecycleReason, breaches: Breach[], now: number): void {
-    // Reserve the recycle now so the next tick does not start a second one while the hook runs.
-    const pending = { reason, breaches }
-    w.recycling = pending
-    // Take the budget now, not after the hook: the next tick must see it spent.
-    this.#policy.recorded(now)
-    const hook = this.#options.onWorkerUnhealthy
-    const decided = hook === undefined
-      ? Promise.resolve(true)
-      : this.#race(Promise.resolve().then(() => hook({ id: w.id, pid: w.pid, slot: w.slot.index, reason, breaches })),
-        this.#options.workerStopTimeout)
-        .then((verdict) => verdict !== false, (err: unknown) => {
-          this.#log.error({ err, hook: 'onWorkerUnhealthy' }, 'a lifecycle hook threw; recycling anyway')
-          return true
-        })
-    void decided.then((approved) => {
-      if (w.recycling !== pending) return
-      if (w.life.state !== 'ready' || this.#phase !== 'running' || w.slot.current !== w || w.slot.successor !== null || !approved) {
-        w.recycling = null
-        this.#policy.released(now)
-        if (!approved) this.#log.info({ event: 'worker:recycle-vetoed', id: w.id, pid: w.pid, reason }, 'recycle vetoed by onWorkerUnhealthy')
-        return
-      }
-      const successor = this.#fork(w.slot, true)
-      const event = { id: w.id, slot: w.slot.index, pid: w.pid, reason, breaches, replacementId: successor?.id ?? null }
-      this.#log.warn({ event: ClusterEvents.WORKER_RECYCLE, ...event }, 'recycling worker: its replacement is starting')
-      this.#emit(ClusterEvents.WORKER_RECYCLE, event)
-    })
-  }
-
-  #recycleFailed (old: Member | null, replacement: Member, error: string): void {
-    const info = old?.recycling
-    if (old !== null) old.recycling = null
-    // A reload reports its own failure; this event is for health recycles.
-    if (info?.reason === 'reload') return
-    const event = {
-      id: old?.id ?? -1, slot: replacement.slot.index, pid: old?.pid ?? -1, reason: (info?.reason ?? 'stuck') as RecycleReason,
-      breaches: info?.breaches ?? [], replacementId: replacement.id, error
-    }
-    this.#log.error({ event: ClusterEvents.WORKER_RECYCLE_FAILED, ...event }, 'recycle failed: the old worker keeps serving')
-    this.#emit(ClusterEvents.WORKER_RECYCLE_FAILED, event)
-  }
-
-  /** Resolves with the promise's value, or `undefined` after `ms`. */
-  async #race<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined
-    const expired = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, ms, undefined)
-      timer.unref()
-    })
-    try {
-      return await Promise.race([promise, expired])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
   #giveUp (error: Error, reason: string): void {
     if (this.#phase !== 'running') return
     this.#outcome = { code: 1, reason, forced: false, error }
@@ -755,25 +526,7 @@ export class Supervisor {
   }
 
   #emit<K extends keyof ClusterEventMap> (event: K, ...args: ClusterEventMap[K]): void {
-    try {
-      // A throwing listener is the user's bug; it must not take the primary down.
-      this.#events.emit(event, ...(args as never))
-    } catch (err) {
-      this.#log.error({ err, event }, 'an event listener threw')
-    }
-  }
-
-  async #callHook<T> (name: string, hook: ((event: T) => void | Promise<void>) | undefined, event: T, deadline?: number): Promise<void> {
-    if (hook === undefined) return
-    try {
-      const run = Promise.resolve().then(() => hook(event))
-      if (deadline === undefined) await run
-      else if (await this.#race(run.then(() => 'settled' as const), deadline) === undefined) {
-        this.#log.warn({ hook: name, deadline }, 'a lifecycle hook did not settle in time; going on without it')
-      }
-    } catch (err) {
-      this.#log.error({ err, hook: name }, 'a lifecycle hook threw')
-    }
+    emitSafely(this.#events, this.#log, event, ...args)
   }
 }
 

@@ -120,7 +120,8 @@ export function classifyExit (l: Lifecycle, code: number | null): ExitOutcome {
     default:
       if (l.forced) reason = 'killed-at-deadline'
       else if (!wasReady) reason = 'boot-failed'
-      else reason = l.leaving ? 'left' : 'crashed'
+      // Its word that it was leaving explains a clean exit, never a failing one.
+      else reason = l.leaving && code === 0 ? 'left' : 'crashed'
   }
   const expected = l.intent === 'shutdown' || l.intent === 'retire' || l.intent === 'stuck'
   const dirtyShutdown = l.intent === 'shutdown' && !l.stoppedWhileBooting && (l.forced || code !== 0)

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import inspector from 'node:inspector'
 import net from 'node:net'
-import { resolve } from 'node:path'
+import { join, resolve, sep } from 'node:path'
 import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -182,7 +182,12 @@ export class WorkerLifecycle {
 
   /** Reports a boot failure, with its stage and a readable form, to the primary (which logs it), then exits 1. */
   fail (err: unknown): void {
-    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'FST_CLUSTER_WORKER_BOOT'
+    // Our generic wrapper says less than the original's code (MODULE_NOT_FOUND, ERR_REQUIRE_ESM): report that.
+    const cause = err instanceof Error ? err.cause as { code?: unknown } | undefined : undefined
+    const own = (err as { code?: unknown })?.code
+    const code = own === 'FST_CLUSTER_WORKER_BOOT' && typeof cause?.code === 'string'
+      ? cause.code
+      : typeof own === 'string' ? own : 'FST_CLUSTER_WORKER_BOOT'
     const message = err instanceof Error ? err.message : String(err)
     const detail = formatBootError(err, this.#stage, this.appFile)
     this.#channel.send(buildBootError(code, message, this.#stage, detail), () => { this.#leave(1) })
@@ -378,10 +383,13 @@ export async function runInlineWorker (channel: PrimaryChannel, inline: InlineAp
   })
 }
 
-/** Frames worth showing: not Node's internals, not this runtime. */
+/** This package's own code (built or, with source maps, its sources): not where an app's error is. */
+const OWN_CODE = [join(__dirname, '..'), join(__dirname, '..', '..', 'lib'), join(__dirname, '..', '..', 'plugin')].map((d) => d + sep)
+
+/** Frames worth showing: the app's, not Node's internals, dependencies or this package. */
 function appFrames (stack: string): string[] {
   return stack.split('\n').filter((line) => /^\s+at /.test(line) && !line.includes('node:internal') &&
-    !line.includes(__filename)).map((line) => line.trim())
+    !line.includes(`${sep}node_modules${sep}`) && !OWN_CODE.some((dir) => line.includes(dir))).map((line) => line.trim())
 }
 
 /** An uncaught error as the primary names it: its message and its top frame. */
@@ -402,9 +410,10 @@ function formatBootError (err: unknown, stage: BootStage, file: string | null): 
   const head = stack.split(/\n\s+at /)[0] ?? stack
   if (stage === 'load' && root instanceof SyntaxError) {
     if (!head.startsWith('SyntaxError') || file === null) return head.trim().slice(0, MAX_DETAIL)
-    const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 5000 })
+    const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 20_000 })
     const excerpt = (check.stderr ?? '').split(/\n\s+at /)[0]?.trim() ?? ''
     return (excerpt.includes('SyntaxError') ? excerpt : head.trim()).slice(0, MAX_DETAIL)
   }
-  return [head.trim(), ...appFrames(stack).slice(0, 5).map((f) => `    ${f}`)].join('\n').slice(0, MAX_DETAIL)
+  // The message travels beside this text; only the app's own frames add to it.
+  return appFrames(stack).slice(0, 5).map((f) => `    ${f}`).join('\n').slice(0, MAX_DETAIL)
 }

@@ -163,6 +163,7 @@ t.test('an exit is requested only when the primary asked for it', async (t) => {
   const exit = (l: Lifecycle, code: number | null = 0): ReturnType<typeof classifyExit> => classifyExit(l, code)
   t.equal(exit(STATES['draining (on its own)'] as Lifecycle).expected, false, 'the worker said it is leaving: not requested')
   t.equal(exit(STATES['draining (on its own)'] as Lifecycle).reason, 'left')
+  t.equal(exit(STATES['draining (on its own)'] as Lifecycle, 1).reason, 'crashed', 'its word does not explain a failing exit')
   t.equal(exit(ready, 1).expected, false, 'a crash')
   t.equal(exit(starting, 1).reason, 'boot-failed')
   const timedOut = run(starting, { type: 'timer', name: 'startup' }).lifecycle
