@@ -36,6 +36,7 @@ export class WorkerProcess {
   readonly pid: number
   readonly #worker: Worker
   readonly #timers = new Map<TimerName, NodeJS.Timeout>()
+  readonly #sink: WorkerSink
   readonly #detach: () => void
 
   constructor (target: ForkTarget, env: Record<string, string>, sink: WorkerSink) {
@@ -43,6 +44,7 @@ export class WorkerProcess {
     cluster.setupPrimary({ exec: target.exec, args: target.args, execArgv: target.execArgv, stdio: [...STDIO] })
     const worker = cluster.fork(env)
     this.#worker = worker
+    this.#sink = sink
     this.id = worker.id
     this.pid = worker.process.pid ?? -1
     const onMessage = (raw: unknown): void => { sink.message(parseWorkerMessage(raw)) }
@@ -53,16 +55,14 @@ export class WorkerProcess {
     }
     worker.on('message', onMessage)
     worker.on('exit', onExit)
+    // The error listener stays: a send queued before the exit may still fail after it, and an unhandled 'error'
+    // would throw in the primary.
     worker.on('error', sink.error)
     this.#detach = () => {
       worker.off('message', onMessage)
       worker.off('exit', onExit)
-      worker.off('error', sink.error)
     }
-    this.#sink = sink
   }
-
-  readonly #sink: WorkerSink
 
   /** Carries out a process effect; returns false for effects that are the supervisor's (emit, observe, exited). */
   apply (effect: Effect): boolean {
