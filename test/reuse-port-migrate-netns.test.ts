@@ -9,6 +9,9 @@ import { join } from 'node:path'
 import { reusePortSupport } from '../dist/lib/connection-distribution.js'
 import { CLI, ClusterProcess, FIXTURES, ROOT, alive, assertGone } from './helpers/cluster-process'
 
+// Two clusters, two reloads under 6 s of load each: more than tap's default per-file timeout on a busy machine.
+t.setTimeout(240_000)
+
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js')
 
 function netnsUnavailable (): string | false {
@@ -56,19 +59,19 @@ async function loadInNetns (pid: number, port: number, seconds: number): Promise
 
 async function reloadUnderLoad (t: Test, migrate: 0 | 1): Promise<{ cluster: ClusterProcess, result: LoadResult }> {
   const cluster = clusterInNetns(t, migrate, ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--reuse-port', `${FIXTURES}/healthy.js`])
-  const port = await cluster.ready(30_000)
+  const port = await cluster.ready(60_000)
   const before = cluster.liveWorkerPids()
   const load = loadInNetns(cluster.pid, port, 6)
   // The old sockets close once the replacements have booted (~0.5 s): well inside the 6 s of load.
   cluster.child.kill('SIGHUP')
-  const done = await cluster.waitForEvent('cluster:reload:done', 30_000)
+  const done = await cluster.waitForEvent('cluster:reload:done', 60_000)
   t.equal(done.replaced, 2, 'both workers replaced')
   const result = await load
   t.ok(result.requests.total > 300, `${result.requests.total} requests`)
   t.equal(result.non2xx, 0, 'no non-2xx')
   for (const pid of cluster.liveWorkerPids()) t.notOk(before.includes(pid), `${pid} is new`)
   cluster.child.kill('SIGTERM')
-  t.equal((await cluster.exit(15_000)).code, 0)
+  t.equal((await cluster.exit(30_000)).code, 0)
   await assertGone(cluster.forkedPids(), 5000)
   return { cluster, result }
 }
