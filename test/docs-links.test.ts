@@ -1,6 +1,6 @@
 /*
- * Every relative link in README.md, docs/*.md and bench/README.md resolves: the file (or folder) exists, and an
- * anchor into a Markdown file names one of its headings or `<a id>`s.
+ * Every relative link in README.md, the docs folder, bench/README.md and each example's README.md resolves: the
+ * file (or folder) exists, and an anchor into a Markdown file names one of its headings or `<a id>`s.
  */
 import t from 'tap'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -38,7 +38,8 @@ const docs = join(ROOT, 'docs')
 const files = [
   join(ROOT, 'README.md'),
   join(ROOT, 'bench', 'README.md'),
-  ...(existsSync(docs) ? readdirSync(docs).filter((f) => f.endsWith('.md')).map((f) => join(docs, f)) : [])
+  ...(existsSync(docs) ? readdirSync(docs).filter((f) => f.endsWith('.md')).map((f) => join(docs, f)) : []),
+  ...readdirSync(join(ROOT, 'examples')).map((d) => join(ROOT, 'examples', d, 'README.md')).filter((f) => existsSync(f))
 ]
 
 t.test('README.md stays short and has a table of contents', async (t) => {
