@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
 const ROOT = join(__dirname, '..')
-// tsc on a busy machine: well past tap's default per-file timeout.
-t.setTimeout(300_000)
 
 interface Manifest {
   bin: Record<string, string>

@@ -9,9 +9,6 @@ import { join } from 'node:path'
 import { reusePortSupport } from '../dist/lib/connection-distribution.js'
 import { CLI, ClusterProcess, FIXTURES, ROOT, alive, assertGone } from './helpers/cluster-process'
 
-// Two clusters, two reloads under 6 s of load each: more than tap's default per-file timeout on a busy machine.
-t.setTimeout(240_000)
-
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js')
 
 function netnsUnavailable (): string | false {
