@@ -9,7 +9,7 @@ type Cause = { cause: unknown }
  */
 
 /** An option, flag or env var has the wrong type. `%s` are: name, what is allowed, the value received. */
-export const FST_CLUSTER_INVALID_OPTION = createError<[string, string, string]>(
+export const FST_CLUSTER_INVALID_OPTION = createError<[string, string, string, Cause?]>(
   'FST_CLUSTER_INVALID_OPTION', '%s must be %s, received %s', 500, TypeError)
 
 /** An option, flag or env var is of the right type but outside what is allowed. */
@@ -91,3 +91,8 @@ export const FST_CLUSTER_HEALTH_LISTEN = createError<[string, string, Cause?]>(
 /** `fastify-cluster status` found no fastify-cluster health server at the URL. */
 export const FST_CLUSTER_STATUS_UNREACHABLE = createError<[string, string]>(
   'FST_CLUSTER_STATUS_UNREACHABLE', 'no fastify-cluster answers at %s: %s', 500, Error)
+
+/** Workers of a dead primary still hold the app's port and could not be stopped. */
+export const FST_CLUSTER_ORPHAN_WORKERS = createError<[number, string, string]>(
+  'FST_CLUSTER_ORPHAN_WORKERS',
+  'workers left by a primary that died still listen on port %d and could not be stopped (pids %s): %s', 500, Error)

@@ -37,5 +37,5 @@ t.test('--help lists every flag with its env var and default', async (t) => {
   for (const flag of ['--workers', '--startup-timeout', '--stop-timeout', '--drain-delay', '--port', '--address', '--log-level', '--options', '--require', '--prefix']) {
     t.match(cli.stdout, flag)
   }
-  t.match(cli.stdout, /env: FASTIFY_WORKERS; default: number of CPU cores/)
+  t.match(cli.stdout, /env: FASTIFY_WORKERS; default: os.availableParallelism\(\)/)
 })
