@@ -63,7 +63,7 @@ export function renderOptionsTable (docs: Map<string, OptionDoc> = optionTsDoc()
   const rows = OPTION_KEYS.map((key) => {
     const cells = expectedCells(key)
     return `| ${[cells.Option, cells.Type, cells.Default, cells['CLI flag'], cells['Env var'], docs.get(key)?.description ?? '']
-      .map((c) => escapeCell(c)).join(' | ')} |`
+      .map((c) => escapeCell(c ?? '')).join(' | ')} |`
   })
   return ['| Option | Type | Default | CLI flag | Env var | Description |', '|---|---|---|---|---|---|', ...rows].join('\n')
 }
