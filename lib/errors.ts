@@ -9,7 +9,7 @@ type Cause = { cause: unknown }
  */
 
 /** An option, flag or env var has the wrong type. `%s` are: name, what is allowed, the value received. */
-export const FST_CLUSTER_INVALID_OPTION = createError<[string, string, string]>(
+export const FST_CLUSTER_INVALID_OPTION = createError<[string, string, string, Cause?]>(
   'FST_CLUSTER_INVALID_OPTION', '%s must be %s, received %s', 500, TypeError)
 
 /** An option, flag or env var is of the right type but outside what is allowed. */
@@ -103,3 +103,8 @@ export const FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING = createError<[string, stri
   'FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING',
   'config file "%s" sets the cluster setting "%s", which a -c file cannot hold (it is read by fastify-cli in each ' +
   'worker, for the fastify start flags only): use %s, or the start() option', 500, TypeError)
+
+/** Workers of a dead primary still hold the app's port and could not be stopped. */
+export const FST_CLUSTER_ORPHAN_WORKERS = createError<[number, string, string]>(
+  'FST_CLUSTER_ORPHAN_WORKERS',
+  'workers left by a primary that died still listen on port %d and could not be stopped (pids %s): %s', 500, Error)

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -16,6 +16,7 @@ import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
+import { preflight } from './preflight.js'
 import { connectToPrimary } from '../plugin/channel.js'
 
 /** What `start()` returns, in the primary and (for an inline app) in each worker. */
@@ -102,8 +103,14 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     if (this.#options.signals) this.#uninstallSignals = this.#installSignals()
   }
 
+  /** Runs the checks that need the network or /proc (nothing is forked if one fails), then starts. */
+  begin (names: OptionNames = {}): void {
+    void preflight(this.#options, names, this.#log).then(() => { this.#begin() },
+      (err: Error) => { this.#supervisor.fail(err, 'preflight') })
+  }
+
   /** Forks the workers and starts the health server. */
-  begin (): void {
+  #begin (): void {
     void this.#listenPlan().then((plan) => { this.#supervisor.start(plan) },
       (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
     if (this.#options.appFile !== undefined) void this.#watch()
@@ -301,7 +308,7 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
     void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
   }
   // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
-  process.nextTick(() => { handle.begin() })
+  process.nextTick(() => { handle.begin(names) })
   return handle
 }
 
@@ -313,6 +320,9 @@ function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTa
   const appPath = resolve(resolved.appFile)
   if (!existsSync(appPath)) {
     throw new FST_CLUSTER_APP_NOT_FOUND(`${names.appFile ?? 'appFile'} "${resolved.appFile}" does not exist (resolved to ${appPath})`)
+  }
+  if (statSync(appPath).isDirectory()) {
+    throw new FST_CLUSTER_APP_NOT_FOUND(`${names.appFile ?? 'appFile'} must be a file, received "${resolved.appFile}", a directory (name the app file in it, e.g. ${join(resolved.appFile, 'app.js')})`)
   }
   // fastify-cli expects the file as the first positional, before any `--` plugin options.
   const args = [...resolved.fastifyArgs]
