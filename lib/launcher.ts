@@ -8,7 +8,8 @@ import {
   FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
-import { createPrimaryLogger } from './logger.js'
+import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
+import { preflightAppFile } from './app-preflight.js'
 import type { ClusterMetrics } from './metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
@@ -63,10 +64,10 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   #watcher: FileWatcher | null = null
   #uninstallSignals: () => void = () => {}
 
-  constructor (options: ResolvedOptions, target: ForkTarget) {
+  constructor (options: ResolvedOptions, target: ForkTarget, logFormat: PrimaryLogFormat = {}) {
     super()
     this.#options = options
-    this.#log = createPrimaryLogger(options.logger)
+    this.#log = createPrimaryLogger(options.logger, logFormat)
     this.#supervisor = new Supervisor(options, this.#log, target, this)
     this.on(ClusterEvents.WORKER_EXIT, (e) => { this.#metrics?.exits.inc({ reason: e.reason }) })
     this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics?.recycles.inc({ reason: e.reason }) })
@@ -296,7 +297,11 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
   }
   const resolved = resolveOptions(options, names)
   const target = forkTarget(resolved, names)
-  const handle = new PrimaryHandle(resolved, target)
+  // Mistakes every worker would repeat fail here, once; -P makes the primary's lines pretty too.
+  const appArgs = target.fastifyArgs === undefined || resolved.appFile === undefined
+    ? null
+    : preflightAppFile(resolve(resolved.appFile), target.fastifyArgs, target.execArgv)
+  const handle = new PrimaryHandle(resolved, target, { pretty: appArgs?.prettyLogs === true })
   handle.installSignals()
   if (resolved.signals) {
     // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
