@@ -170,7 +170,7 @@ export class Recycling {
     const ids = { id: w.id, slot: w.slot.index, pid: w.pid }
     try {
       const frames = await captureStack(url, STACK_TIMEOUT_MS)
-      const path = await writeStuckReport({ pid: w.pid, id: w.id, silentFor, frames })
+      const path = await writeStuckReport({ pid: w.pid, id: w.id, silentFor, frames }, this.#host.options.stuckDiagnosticsDir)
       const top = frames.slice(0, 8).map((f) => `${f.functionName} (${f.url}:${f.line}:${f.column})`)
       this.#host.log.error({ event: 'worker:stuck-diagnostics', ...ids, path, stack: top }, `stuck worker's stack written to ${path}`)
     } catch (err) {

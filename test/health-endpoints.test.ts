@@ -122,7 +122,7 @@ t.test('/status is off on a non-loopback address unless enabled; health port equ
 
   const clash = ClusterProcess.cli(t, ['start', '--workers', '1', '-p', '4567', '--health-port', '4567', app])
   t.equal((await clash.exit(10_000)).code, 1)
-  t.match(clash.stderr, /--health-port and the app port are both 4567/)
+  t.match(clash.stderr, /FST_CLUSTER_CONFLICTING_OPTIONS: --health-port and --port are both 4567/)
   t.equal(clash.forkedPids().length, 0)
 })
 
