@@ -138,6 +138,7 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
       value = value === 'true' || value === '1'
     }
     if (flag.option === 'readinessPath' && value === 'false') value = false
+    if (flag.negate === true && name.startsWith('--')) value = value !== true
     if (flag.option === 'logger') {
       options.logger = { level: value }
     } else if (flag.option !== undefined) {

@@ -15,6 +15,8 @@ export interface FlagSpec {
   repeatable?: boolean
   /** For a cluster flag: the `start()` option it sets. Flags without one are fastify-cli's and go to the workers. */
   option?: keyof ClusterOptions
+  /** The flag sets its boolean option to false (`--no-control`); its env var keeps the option's own sense. */
+  negate?: true
   /** Set when the flag is known but not available with workers yet: the reason, shown as the error. */
   unsupported?: string
 }
@@ -80,6 +82,8 @@ export const CLUSTER_FLAGS: readonly FlagSpec[] = [
   { name: 'readiness-path', type: 'string', env: ['FASTIFY_READINESS_PATH'], default: '/health', option: 'readinessPath', description: 'Readiness route on the app port (503 while draining or under pressure); "false" disables it' },
   { name: 'reuse-port', type: 'boolean', env: ['FASTIFY_REUSE_PORT'], default: 'false', option: 'reusePort', description: 'Each worker binds its own socket (SO_REUSEPORT) and the kernel spreads connections; Node >= 22.12, Linux/FreeBSD' },
   { name: 'scheduling-policy', type: 'string', env: ['FASTIFY_SCHEDULING_POLICY'], default: "Node's (rr)", option: 'schedulingPolicy', description: 'Connection distribution without --reuse-port: rr (round-robin by the primary) or none (the OS decides)' },
+  { name: 'name', type: 'string', env: ['FASTIFY_CLUSTER_NAME'], default: "package.json's name, else the app file's", option: 'name', description: 'Name of this cluster for ls, status, reload, stop (letters, digits, . _ -; at most 64)' },
+  { name: 'no-control', type: 'boolean', env: ['FASTIFY_CLUSTER_CONTROL'], default: 'control on', option: 'control', negate: true, description: 'No control socket (nothing on disk; ls, status, reload, stop cannot reach this cluster); env: set it to false' },
   { name: 'cluster-log-level', type: 'string', env: ['FASTIFY_CLUSTER_LOG_LEVEL'], default: 'info', option: 'logger', description: "Level of the primary's own log (pino JSON on stdout)" }
 ]
 

@@ -145,8 +145,22 @@ export interface ClusterOptions {
    * at the first fork. @default Node's: "rr", except on Windows, or `NODE_CLUSTER_SCHED_POLICY`
    */
   schedulingPolicy?: SchedulingPolicy
-  /** Install SIGTERM/SIGINT (graceful shutdown, a second one forces) and SIGHUP (rolling reload) handlers. @default true */
+  /**
+   * Install signal handlers: SIGTERM/SIGINT graceful shutdown (a second one forces), SIGUSR2 rolling reload,
+   * SIGHUP graceful shutdown when a standard stream is a terminal at start (a hangup) and rolling reload
+   * otherwise (systemd's ExecReload). @default true
+   */
   signals?: boolean
+  /**
+   * This cluster's name for `fastify-cluster ls|status|reload|stop`: 1 to 64 letters, digits, ".", "_", "-".
+   * @default the nearest package.json's name (without scope), else the app file's (or script's) base name
+   */
+  name?: string
+  /**
+   * Open the local control socket (owner-only, in a per-user 0700 directory under $XDG_RUNTIME_DIR or the temp
+   * directory) that `fastify-cluster ls|status|reload|stop` talk to. `false` writes nothing to disk. @default true
+   */
+  control?: boolean
   /** Primary logger: `true` (pino JSON on stdout, level info), pino options, a pino logger, or `false`. @default true */
   logger?: boolean | LoggerOptions | Logger
   /** Called after a worker is forked. Errors are logged, never thrown. */
@@ -201,6 +215,9 @@ export interface ResolvedOptions {
   readonly reusePort: boolean
   readonly schedulingPolicy: SchedulingPolicy | undefined
   readonly signals: boolean
+  /** `undefined`: the control socket derives it from the app. */
+  readonly name: string | undefined
+  readonly control: boolean
   readonly logger: boolean | LoggerOptions | Logger
   readonly onWorkerFork: Hook<WorkerForkEvent> | undefined
   readonly onWorkerReady: Hook<WorkerReadyEvent> | undefined
@@ -239,6 +256,7 @@ export const DEFAULTS = Object.freeze({
   readinessPath: '/health' as string | false,
   reusePort: false,
   signals: true,
+  control: true,
   logger: true
 })
 
@@ -249,7 +267,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
   'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
   'recycleBudgetWindow', 'recycleOnHealthCheck', 'stuckDiagnostics', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
-  'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy'
+  'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy', 'name', 'control'
 ])
 
 /**
@@ -318,6 +336,17 @@ function hook<T> (name: string, value: unknown): Hook<T> | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'function') throw new FST_CLUSTER_INVALID_OPTION(name, 'a function', describeValue(value))
   return value as Hook<T>
+}
+
+/** Names end up in file listings and messages: a short, plain charset. */
+export const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+function parseName (name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !CLUSTER_NAME.test(value)) {
+    throw new FST_CLUSTER_INVALID_OPTION(name, 'a name of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit', describeValue(value))
+  }
+  return value
 }
 
 function bool (name: string, value: unknown): boolean {
@@ -435,6 +464,8 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     reusePort: bool(n('reusePort'), orDefault('reusePort')),
     schedulingPolicy: parseSchedulingPolicy(n('schedulingPolicy'), given('schedulingPolicy')),
     signals: bool(n('signals'), orDefault('signals')),
+    name: parseName(n('name'), given('name')),
+    control: bool(n('control'), orDefault('control')),
     logger,
     onWorkerFork: hook(n('onWorkerFork'), given('onWorkerFork')),
     onWorkerReady: hook(n('onWorkerReady'), given('onWorkerReady')),
