@@ -6,7 +6,7 @@
  * Its first act is to hold the primary's signals (signals.ts has no dependency): everything else loads lazily,
  * after that, so a SIGHUP or SIGTERM in the first milliseconds is handled instead of killing the process.
  */
-import { HeldSignals } from './signals.js'
+import { HeldSignals, releaseHungUpTerminal } from './signals.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ClusterHandle } from './launcher.js'
@@ -150,5 +150,8 @@ async function status (argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => { process.exit(code) })
+  void main(process.argv.slice(2)).then((code) => {
+    releaseHungUpTerminal()
+    process.exit(code)
+  })
 }

@@ -44,7 +44,7 @@ export function pickCluster (entries: readonly RegistryEntry[], target: string |
   if (matches.length === 1 && match !== undefined) return match
   if (matches.length === 0) {
     throw new FST_CLUSTER_NO_CLUSTER(`no cluster ${byPid ? 'with primary pid' : 'named'} "${target}" is running; ` +
-      (entries.length === 0 ? 'none is' : `running: ${running}`))
+      (entries.length === 0 ? 'no cluster of this user is' : `running: ${running}`))
   }
   throw new FST_CLUSTER_SEVERAL_CLUSTERS(`${matches.length} clusters ${byPid ? 'run in process' : 'are named'} "${target}"`,
     byPid ? matches.map((e) => e.name).join(', ') : `give the primary pid: ${matches.map(describeEntry).join(', ')}`)

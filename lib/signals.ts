@@ -1,7 +1,9 @@
 /*
  * The primary's signals: what each one means, and the program's very first act (holding them while the rest
- * of the CLI loads). No dependency on purpose: lib/cli.ts loads this module before anything else.
+ * of the CLI loads). Only Node built-ins on purpose: lib/cli.ts loads this module before anything else.
  */
+import { closeSync, fstatSync } from 'node:fs'
+import { isatty } from 'node:tty'
 
 /** Signals the CLI holds from its first line until the cluster's own handlers are installed. */
 export const HELD_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2']
@@ -62,5 +64,21 @@ export class HeldSignals {
       if (process.listenerCount(signal) > 0) process.emit(signal, signal)
       else process.kill(process.pid, signal)
     }
+  }
+}
+
+/** Which standard streams were terminals when this module loaded (process start, for the CLI and workers). */
+const STARTED_ON_TERMINAL: readonly boolean[] = [0, 1, 2].map((fd) => isatty(fd))
+
+/**
+ * Call right before `process.exit`. Node resets a terminal's mode at exit and aborts (SIGABRT, measured on
+ * Node 20) when that terminal has hung up (EIO): a drained worker would then die of a signal after a clean
+ * close. A standard stream that was a terminal and no longer is has hung up: closing it makes Node skip it.
+ */
+export function releaseHungUpTerminal (): void {
+  for (const fd of [0, 1, 2]) {
+    try {
+      if (STARTED_ON_TERMINAL[fd] === true && !isatty(fd) && fstatSync(fd).isCharacterDevice()) closeSync(fd)
+    } catch {}
   }
 }
