@@ -301,6 +301,8 @@ export async function startControl (options: ResolvedOptions, startedAt: number,
   }
   const onReady = (e: ClusterReadyEvent): void => { server.setAddress(formatAddress(e.address)) }
   events.on(ClusterEvents.CLUSTER_READY, onReady)
+  // Ready before the socket opened (a slow disk): the address is known already.
+  server.setAddress(formatAddress(cluster.workers().find((w) => w.state === 'ready' && w.address !== null)?.address))
   return {
     close: async (exit) => {
       events.off(ClusterEvents.CLUSTER_READY, onReady)
