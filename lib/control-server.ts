@@ -39,7 +39,7 @@ export interface ControlServerSettings {
 /** A request line must be complete this soon after its first byte (a slow client cannot hold a slot). */
 const REQUEST_DEADLINE_MS = 5000
 /** A connection with nothing pending is closed after this long. */
-const IDLE_MS = 30_000
+const IDLE_MS = 10_000
 const MAX_CONNECTIONS = 32
 /** Lines a client may send ahead of the reply it waits for. */
 const MAX_QUEUED = 8
