@@ -3,7 +3,7 @@
  * attached to a terminal (closing the terminal) and reloads one that is not; a signal in the first
  * milliseconds is handled; workers ignore the primary's signals.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,7 +21,7 @@ function sh (word: string): string {
 }
 
 /** Runs `command` on a fresh pseudo-terminal (util-linux `script`); its output is followed as a cluster's. */
-function underTerminal (t: Parameters<Parameters<typeof t.test>[1]>[0], command: string, env: NodeJS.ProcessEnv): { cluster: ClusterProcess, script: ChildProcess } {
+function underTerminal (t: Test, command: string, env: NodeJS.ProcessEnv): { cluster: ClusterProcess, script: ChildProcess } {
   const script = spawn('script', ['-qfc', command, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   const cluster = new ClusterProcess(script)
   t.teardown(async () => {
@@ -54,7 +54,7 @@ function processInfo (pid: number): { ppid: number, cmd: string } {
 }
 
 /** Closes the terminal (its `script` dies, the pty master closes) and checks that the cluster stopped cleanly. */
-async function hangUpAndCheck (t: Parameters<Parameters<typeof t.test>[1]>[0], cluster: ClusterProcess, script: ChildProcess,
+async function hangUpAndCheck (t: Test, cluster: ClusterProcess, script: ChildProcess,
   port: number, dir: string, closeFile: string, extra: number[] = []): Promise<void> {
   const primary = cluster.lines.find((l) => typeof l.primaryPid === 'number')?.primaryPid as number
   const workers = cluster.liveWorkerPids()
@@ -134,7 +134,7 @@ t.test('SIGUSR2 reloads (no terminal); SIGHUP without a terminal still reloads',
  * `node <args>` without the preloads tap injects into every child's NODE_OPTIONS: its process-info hook catches
  * SIGHUP itself (signal-exit, which re-raises it) before the program's first line.
  */
-function withoutTapPreloads (t: Parameters<Parameters<typeof t.test>[1]>[0], args: string[], env: NodeJS.ProcessEnv): ClusterProcess {
+function withoutTapPreloads (t: Test, args: string[], env: NodeJS.ProcessEnv): ClusterProcess {
   const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const cluster = new ClusterProcess(child)
   t.teardown(async () => {
