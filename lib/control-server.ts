@@ -287,10 +287,7 @@ export async function startControl (options: ResolvedOptions, startedAt: number,
           sampleInterval: options.sampleInterval
         }
       },
-      reload: async () => {
-        const result = await cluster.reload()
-        return { ...result, failed: result.failed }
-      },
+      reload: async () => await cluster.reload(),
       stop: cluster.stop
     }, log)
     log.debug({ event: 'control:listening', socket: paths.socket, name }, 'control socket listening')
