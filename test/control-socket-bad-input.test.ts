@@ -34,7 +34,7 @@ function replies (text: string): Array<{ v: number, id: number | null, ok: boole
 t.test('garbage, a huge line, unknown commands, wrong versions, slow and many clients: no harm', async (t) => {
   const env = privateControlEnv(t)
   const cluster = ClusterProcess.cli(t, [...base, `${FIXTURES}/healthy.js`], { env })
-  const port = await cluster.ready()
+  const port = await cluster.ready(60_000)
   const sock = `${env.dir}/${readdirSync(env.dir).find((f) => f.endsWith('.sock')) ?? ''}`
 
   const unknown = replies((await exchange(sock, '{"v":1,"id":4,"cmd":"shutdown-everything"}\n', 500)).text)
@@ -70,11 +70,11 @@ t.test('garbage, a huge line, unknown commands, wrong versions, slow and many cl
     return s
   }))
   const status = ClusterProcess.cli(t, ['status', '--json'], { env })
-  const code = (await status.exit(15_000)).code
+  const code = (await status.exit(30_000)).code
   for (const s of idle) s.destroy()
   // Over the connection cap a client is turned away; once the idle ones go, the command works again.
   const again = code === 0 ? status : ClusterProcess.cli(t, ['status', '--json'], { env })
-  if (code !== 0) t.equal((await again.exit(15_000)).code, 0, 'status works again once the idle clients left')
+  if (code !== 0) t.equal((await again.exit(30_000)).code, 0, 'status works again once the idle clients left')
   t.match(JSON.parse(again.stdout), { ready: 1, name: 'target' })
 
   t.equal((await request(port, '/')).status, 200, 'the app served throughout')
@@ -82,7 +82,7 @@ t.test('garbage, a huge line, unknown commands, wrong versions, slow and many cl
   t.ok(cluster.events('control:bad-request').length >= 1, 'bad requests were logged (rate-limited)')
   t.ok(cluster.events('control:bad-request').length <= 3, `at most one warning per 10 s: ${cluster.events('control:bad-request').length}`)
   cluster.child.kill('SIGTERM')
-  t.equal((await cluster.exit(15_000)).code, 0, 'and it stops cleanly')
+  t.equal((await cluster.exit(30_000)).code, 0, 'and it stops cleanly')
 })
 
 t.test('a control directory that is not ours, or open to others, is refused: the cluster runs without a socket', async (t) => {
@@ -90,15 +90,15 @@ t.test('a control directory that is not ours, or open to others, is refused: the
   mkdirSync(env.dir, { mode: 0o700 })
   chmodSync(env.dir, 0o755)
   const loose = ClusterProcess.cli(t, [...base, `${FIXTURES}/healthy.js`], { env })
-  await loose.ready()
+  await loose.ready(60_000)
   const warning = await loose.waitForEvent('control:unavailable', 5000)
   t.match(warning.err, { code: 'FST_CLUSTER_CONTROL_DIR', message: /its mode is 0755; it must be 0700/ })
   t.same(readdirSync(env.dir), [], 'nothing written into it')
   const ls = ClusterProcess.cli(t, ['ls'], { env })
-  t.equal((await ls.exit(10_000)).code, 1)
+  t.equal((await ls.exit(30_000)).code, 1)
   t.match(ls.stderr, `FST_CLUSTER_CONTROL_DIR: the control directory "${env.dir}" cannot be used: its mode is 0755; it must be 0700`)
   loose.child.kill('SIGTERM')
-  t.equal((await loose.exit(15_000)).code, 0)
+  t.equal((await loose.exit(30_000)).code, 0)
 
   if (process.getuid?.() !== 0) {
     t.comment('not root: cannot give the directory to another user here')
@@ -107,14 +107,14 @@ t.test('a control directory that is not ours, or open to others, is refused: the
   chmodSync(env.dir, 0o700)
   chownSync(env.dir, 65534, 65534)
   const foreign = ClusterProcess.cli(t, [...base, `${FIXTURES}/healthy.js`], { env })
-  await foreign.ready()
+  await foreign.ready(60_000)
   const refused = await foreign.waitForEvent('control:unavailable', 5000)
   t.match(refused.err, { code: 'FST_CLUSTER_CONTROL_DIR', message: /it belongs to uid 65534, not to this user \(uid 0\)/ })
   const status = ClusterProcess.cli(t, ['status'], { env })
-  t.equal((await status.exit(10_000)).code, 1)
+  t.equal((await status.exit(30_000)).code, 1)
   t.match(status.stderr, 'FST_CLUSTER_CONTROL_DIR')
   foreign.child.kill('SIGTERM')
-  t.equal((await foreign.exit(15_000)).code, 0)
+  t.equal((await foreign.exit(30_000)).code, 0)
 })
 
 t.test('a socket path too long for the platform: a warning, the cluster serves', async (t) => {
@@ -122,10 +122,10 @@ t.test('a socket path too long for the platform: a warning, the cluster serves',
   const deep = `${env.XDG_RUNTIME_DIR}/${'d'.repeat(90)}`
   mkdirSync(deep)
   const cluster = ClusterProcess.cli(t, [...base, `${FIXTURES}/healthy.js`], { env: { XDG_RUNTIME_DIR: deep } })
-  const port = await cluster.ready()
+  const port = await cluster.ready(60_000)
   const warning = await cluster.waitForEvent('control:unavailable', 5000)
   t.match(warning.err, { code: 'FST_CLUSTER_CONTROL_DIR', message: /set XDG_RUNTIME_DIR to a shorter directory/ })
   t.equal((await request(port, '/')).status, 200)
   cluster.child.kill('SIGTERM')
-  t.equal((await cluster.exit(15_000)).code, 0)
+  t.equal((await cluster.exit(30_000)).code, 0)
 })

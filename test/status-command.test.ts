@@ -88,7 +88,7 @@ t.test('a worker blocked for seconds shows as SILENT in status (control socket),
   const env = privateControlEnv(t)
   // A watchdog far away, so the blocked worker stays blocked (and listed) while we look.
   const cluster = ClusterProcess.cli(t, ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--heartbeat-timeout', '60s', `${FIXTURES}/healthy.js`], { env })
-  const port = await cluster.ready()
+  const port = await cluster.ready(60_000)
   // Blocks whichever worker takes it for 8 s; its reply comes after.
   const blocked = request(port, '/stall?ms=8000', { timeout: 30_000 })
   // One status at a time until a row turns SILENT (each run waits for the previous one).

@@ -72,7 +72,7 @@ t.test('closing the terminal of a foreground cluster stops it gracefully: every 
   const closeFile = join(env.XDG_RUNTIME_DIR, 'closed')
   const command = ['exec', process.execPath, CLI, ...base, '--name', 'tty', `${FIXTURES}/records-close.js`].map(sh).join(' ')
   const { cluster, script } = underTerminal(t, command, { ...env, FIXTURE_CLOSE_FILE: closeFile })
-  const port = await cluster.ready(30_000)
+  const port = await cluster.ready(60_000)
   t.equal((await request(port, '/')).status, 200)
   await hangUpAndCheck(t, cluster, script, port, env.dir, closeFile)
 })
@@ -110,7 +110,7 @@ t.test('under npm (an npx-style parent) on a terminal: reload by name reaches th
 t.test('SIGUSR2 reloads (no terminal); SIGHUP without a terminal still reloads', async (t) => {
   const env = privateControlEnv(t)
   const cluster = ClusterProcess.cli(t, [...base, `${FIXTURES}/healthy.js`], { env })
-  const port = await cluster.ready()
+  const port = await cluster.ready(60_000)
   const first = cluster.liveWorkerPids()
   cluster.child.kill('SIGUSR2')
   const done = await cluster.waitForEvent('cluster:reload:done', 60_000)
@@ -126,7 +126,7 @@ t.test('SIGUSR2 reloads (no terminal); SIGHUP without a terminal still reloads',
   for (const signal of ['SIGUSR2', 'SIGHUP', 'SIGINT'] as const) process.kill(worker, signal)
   t.equal((await request(port, '/')).status, 200)
   cluster.child.kill('SIGTERM')
-  t.equal((await cluster.exit(15_000)).code, 0)
+  t.equal((await cluster.exit(30_000)).code, 0)
   t.notOk(cluster.events('worker:exit').some((e) => e.pid === worker && e.reason !== 'stopped'), `worker ${worker} ignored them and was stopped by the primary`)
 })
 
@@ -168,7 +168,7 @@ t.test('a signal in the first moments (the finding: SIGHUP 100 ms after start) i
   const replayed = await cluster.waitFor((l) => l.signal === 'SIGHUP' && /no reload is possible now/.test(String(l.msg)), 30_000,
     'the held SIGHUP handed to the cluster (a reload, impossible before ready)')
   t.match(replayed.err, { code: 'FST_CLUSTER_RELOAD_UNAVAILABLE' })
-  await cluster.ready(30_000)
+  await cluster.ready(60_000)
   t.equal(cluster.child.exitCode, null, 'still running')
   t.equal(cluster.child.signalCode, null, 'not killed by the signal')
 
@@ -180,7 +180,7 @@ t.test('a signal in the first moments (the finding: SIGHUP 100 ms after start) i
   t.same(exit, { code: 0, signal: null }, 'exits 0 by itself, not by the signal')
   t.ok(early.events('cluster:shutdown').length === 1, 'through the graceful shutdown')
   cluster.child.kill('SIGTERM')
-  t.equal((await cluster.exit(15_000)).code, 0)
+  t.equal((await cluster.exit(30_000)).code, 0)
 })
 
 t.test('the handlers are there before the launcher, Fastify or pino load', async (t) => {
@@ -203,10 +203,10 @@ t.test('the handlers are there before the launcher, Fastify or pino load', async
   `)
   // Without tap's own preloads, whose signal-exit listeners would count as handlers.
   const cluster = withoutTapPreloads(t, ['-r', preload, CLI, 'start', '--workers', '1', '-p', '0', '-a', '127.0.0.1', `${FIXTURES}/healthy.js`], privateControlEnv(t))
-  await cluster.ready()
+  await cluster.ready(60_000)
   const loads = cluster.stderr.split('\n').filter((l) => l.startsWith('{"module"')).map((l) => JSON.parse(l) as { module: string, SIGHUP: number, SIGTERM: number })
   t.ok(loads.some((l) => l.module === 'launcher'), `saw the launcher load: ${JSON.stringify(loads)}`)
   for (const l of loads) t.ok(l.SIGHUP >= 1 && l.SIGTERM >= 1, `${l.module}: SIGHUP and SIGTERM handled already`)
   cluster.child.kill('SIGTERM')
-  t.equal((await cluster.exit(15_000)).code, 0)
+  t.equal((await cluster.exit(30_000)).code, 0)
 })
