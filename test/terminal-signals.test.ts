@@ -59,8 +59,10 @@ async function hangUpAndCheck (t: Test, cluster: ClusterProcess, script: ChildPr
   const primary = cluster.lines.find((l) => typeof l.primaryPid === 'number')?.primaryPid as number
   const workers = cluster.liveWorkerPids()
   t.equal(workers.length, 2)
+  const closed = Date.now()
   script.kill('SIGKILL')
   await assertGone([primary, ...workers, ...extra], 20_000)
+  t.comment(`every process gone ${Date.now() - closed} ms after the terminal closed`)
   t.pass(`the primary ${primary}, its workers ${workers.join(', ')}${extra.length > 0 ? ` and ${extra.join(', ')}` : ''} are gone`)
   t.ok(await portIsFree(port), `port ${port} is free`)
   t.same(readdirSync(dir), [], 'the control entry was removed: the primary went through its graceful close')
