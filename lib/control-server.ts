@@ -11,7 +11,7 @@ import {
   buildError, buildResult, formatAddress, MAX_REQUEST_BYTES, parseRequest, summarize, type ControlRequest
 } from './control-protocol.js'
 import {
-  defaultClusterName, ensureControlDir, newEntryPaths, RECORD_VERSION, removeEntry, writeRecord, type ClusterRecord
+  controlDirPath, defaultClusterName, ensureControlDir, newEntryPaths, RECORD_VERSION, removeEntry, writeRecord, type ClusterRecord
 } from './control-registry.js'
 import { FST_CLUSTER_CONTROL_BAD_REQUEST } from './errors.js'
 import {
@@ -265,6 +265,10 @@ export interface Control {
 export async function startControl (options: ResolvedOptions, startedAt: number, cluster: ControlCluster,
   events: EventEmitter<ClusterEventMap>, log: Logger): Promise<Control | null> {
   const name = options.name ?? defaultClusterName(options.appFile)
+  if (controlDirPath() === null) {
+    log.debug({ event: 'control:unavailable', platform: process.platform }, 'no control socket on this platform')
+    return null
+  }
   let server: ControlServer
   try {
     const dir = ensureControlDir()
