@@ -125,7 +125,7 @@ export async function ls (argv: readonly string[], io: CommandIo): Promise<numbe
   }
   const now = Date.now()
   io.stdout(table(['NAME', 'PID', 'STATUS', 'WORKERS', 'ADDRESS', 'UPTIME', 'RESTARTS', 'RECYCLES'], rows.map((r) => 'workers' in r
-    ? [r.name, String(r.pid), r.status, `${r.workers.ready}/${r.workers.total}`, r.address ?? '-', formatDuration(r.uptime), String(r.restarts), String(r.recycles)]
+    ? [r.name, String(r.pid), r.status + (r.degraded === true ? ' DEGRADED' : ''), `${r.workers.ready}/${r.workers.total}`, r.address ?? '-', formatDuration(r.uptime), String(r.restarts), String(r.recycles)]
     : [r.name, String(r.pid), r.status, '-', r.address ?? '-', formatDuration(now - r.startedAt), '-', '-']
   )).join('\n') + '\n')
   return 0

@@ -115,6 +115,8 @@ export interface ClusterSummary {
   restarts: number
   /** Recycles for health, over every slot. */
   recycles: number
+  /** A slot cannot boot: the cluster serves with fewer workers (set by the server, not by `summarize`). */
+  degraded?: boolean
 }
 
 /** `http://host:port` for a worker's address (IPv6 in brackets). */

@@ -248,6 +248,8 @@ export class ControlServer {
 export interface ControlCluster {
   workers: () => WorkerInfo[]
   phase: () => string
+  /** A slot cannot boot: the cluster serves with fewer workers. */
+  degraded: () => boolean
   slots: () => number
   reload: () => Promise<ReloadResult>
   stop: () => void
@@ -277,13 +279,17 @@ export async function startControl (options: ResolvedOptions, startedAt: number,
       v: RECORD_VERSION, id: paths.id, name, pid: process.pid, cwd: process.cwd(), app: options.appFile ?? '(inline)', address: null, startedAt
     }
     server = await ControlServer.open({ ...paths, record }, {
-      info: () => summarize(cluster.workers(), { name, pid: process.pid, phase: cluster.phase(), slots: cluster.slots(), startedAt, now: Date.now() }),
+      info: () => ({
+        ...summarize(cluster.workers(), { name, pid: process.pid, phase: cluster.phase(), slots: cluster.slots(), startedAt, now: Date.now() }),
+        degraded: cluster.degraded()
+      }),
       status: () => {
         const workers = cluster.workers()
         const phase = cluster.phase()
         return {
           status: phase === 'running' ? 'ok' : phase,
           ready: workers.filter((w) => w.state === 'ready').length,
+          degraded: cluster.degraded(),
           workers,
           name,
           pid: process.pid,

@@ -12,6 +12,8 @@ import { parseDuration } from './units.js'
 export interface StatusDocument {
   status: string
   ready: number
+  /** A slot cannot boot a worker while the others serve (absent from older primaries). */
+  degraded?: boolean
   workers: WorkerInfo[]
   /** From the control socket: the primary's clock when it answered (epoch ms), to age the last reports. */
   at?: number
@@ -172,7 +174,7 @@ export function renderStatus (doc: StatusDocument, origin: string, color: boolea
     return color && code !== undefined ? `\x1b[${code}m${text}\x1b[0m` : text
   }
   const quiet = silent.filter((s) => s !== null).length
-  const summary = `${doc.ready}/${doc.workers.length} workers ready, cluster ${doc.status} (${origin})` +
+  const summary = `${doc.ready}/${doc.workers.length} workers ready, cluster ${doc.status}${doc.degraded === true ? ', DEGRADED (a worker cannot boot)' : ''} (${origin})` +
     (doc.workers.some((w) => w.recycling) ? ', * = being replaced' : '') +
     (quiet === 0 ? '' : `; ${quiet} SILENT: no report for over ${(2 * interval / 1000).toFixed(1)}s (blocked event loop?)`)
   return [line(header), ...doc.workers.map((w, i) => line(rows[i] ?? [], silent[i] !== null ? 'silent' : w.state)), summary, ''].join('\n')
