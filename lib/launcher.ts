@@ -16,6 +16,9 @@ import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
+import { hangupAction, processTerminalState } from './signals.js'
+import { startControl, type Control } from './control-server.js'
+
 import { preflight } from './preflight.js'
 import { connectToPrimary } from '../plugin/channel.js'
 
@@ -33,7 +36,7 @@ export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
   /** Graceful shutdown, as on SIGTERM. Idempotent. */
   close: () => Promise<ClusterExit>
   /**
-   * Rolling reload, as on SIGHUP: replaces every worker surge first, with no dropped request. A request while a
+   * Rolling reload, as on SIGUSR2: replaces every worker surge first, with no dropped request. A request while a
    * pass runs joins one more pass after it. Rejects (FST_CLUSTER_RELOAD_UNAVAILABLE) before ready, after close
    * and in a worker.
    */
@@ -48,6 +51,8 @@ export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
 
 /** Signals that shut the cluster down; a second one forces. */
 const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
+/** Rolling reload, whatever the terminal. */
+const RELOAD_SIGNAL: NodeJS.Signals = 'SIGUSR2'
 
 /** The primary: the pool, rolling reload, health server, metrics and signals, wired together. */
 class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
@@ -62,6 +67,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   readonly #closed: Promise<ClusterExit>
   #health: { port: number, close: () => Promise<void> } | null = null
   #watcher: FileWatcher | null = null
+  #control: Control | null = null
+  readonly #startedAt = Date.now()
   #uninstallSignals: () => void = () => {}
 
   constructor (options: ResolvedOptions, target: ForkTarget, logFormat: PrimaryLogFormat = {}) {
@@ -90,6 +97,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
       this.#uninstallSignals()
       await this.#watcher?.close().catch(() => {})
       await this.#health?.close().catch(() => {})
+      // Last: a `stop` on the control socket is answered with the exit.
+      await this.#control?.close(exit).catch(() => {})
       return exit
     })
   }
@@ -116,6 +125,21 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     if (this.#options.appFile !== undefined) void this.#watch()
     const port = this.#options.healthPort
     if (port !== undefined) void this.#startHealthServer(port)
+    if (this.#options.control) void this.#startControl()
+  }
+
+  /** The control socket for `fastify-cluster ls|status|reload|stop`; the cluster runs on without it if it cannot open. */
+  async #startControl (): Promise<void> {
+    const supervisor = this.#supervisor
+    this.#control = await startControl(this.#options, this.#startedAt, {
+      workers: () => supervisor.workers(),
+      phase: () => supervisor.phase,
+      degraded: () => supervisor.degraded,
+      slots: () => supervisor.slotCount,
+      reload: async () => await this.reload(),
+      stop: () => { void supervisor.close('control', null) }
+    }, this, this.#log)
+    if (this.#control !== null && supervisor.phase === 'closed') await this.#control.close()
   }
 
   async #startHealthServer (port: number): Promise<void> {
@@ -236,24 +260,37 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     }
   }
 
-  /** SIGTERM/SIGINT: shutdown, a second one forces. SIGHUP: rolling reload (coalesced). */
+  /**
+   * SIGTERM/SIGINT: shutdown, a second one forces. SIGUSR2: rolling reload (coalesced). SIGHUP: a hangup (graceful
+   * shutdown, never forced by a repeat: a shell resends it to its jobs) when a standard stream is a terminal, else
+   * a rolling reload (systemd's ExecReload). Decided now: after a hangup the streams say nothing.
+   */
   #installSignals (): () => void {
     const supervisor = this.#supervisor
+    const hangup = hangupAction(processTerminalState())
+    this.#log.debug({ event: 'cluster:signals', SIGHUP: hangup }, `SIGHUP will ${hangup === 'stop' ? 'stop the cluster (a terminal hangup)' : 'reload the workers'}`)
     const onSignal = (signal: NodeJS.Signals): void => {
       if (supervisor.phase === 'closing') void supervisor.forceClose(signal)
       else void supervisor.close('signal', signal)
     }
-    const onHangup = (): void => {
+    const reload = (signal: NodeJS.Signals): void => {
       this.reload().catch((err: Error) => {
-        this.#log.warn({ signal: 'SIGHUP', err: { code: (err as { code?: string }).code, message: err.message } },
-          'SIGHUP received but no reload is possible now')
+        this.#log.warn({ signal, err: { code: (err as { code?: string }).code, message: err.message } },
+          `${signal} received but no reload is possible now`)
       })
     }
+    const onHangup = (): void => {
+      if (hangup === 'reload') reload('SIGHUP')
+      else if (supervisor.phase !== 'closing' && supervisor.phase !== 'closed') void supervisor.close('hangup', 'SIGHUP')
+    }
+    const onReload = (): void => { reload(RELOAD_SIGNAL) }
     for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal)
     process.on('SIGHUP', onHangup)
+    process.on(RELOAD_SIGNAL, onReload)
     return () => {
       for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal)
       process.off('SIGHUP', onHangup)
+      process.off(RELOAD_SIGNAL, onReload)
     }
   }
 }
