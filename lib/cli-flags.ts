@@ -76,6 +76,7 @@ export const CLUSTER_FLAGS: readonly FlagSpec[] = [
   { name: 'health-port', type: 'string', env: ['FASTIFY_HEALTH_PORT'], default: 'off', option: 'healthPort', description: "Port of the primary's health server (/live, /ready, /status, /metrics)" },
   { name: 'health-address', type: 'string', env: ['FASTIFY_HEALTH_ADDRESS'], default: '127.0.0.1', option: 'healthHost', description: 'Address of the health server' },
   { name: 'health-status', type: 'boolean', env: ['FASTIFY_HEALTH_STATUS'], default: 'on for a loopback address', option: 'healthStatus', description: 'Serve /status (workers, pids, samples) on the health server' },
+  { name: 'metrics-timeout', type: 'string', env: ['FASTIFY_METRICS_TIMEOUT'], default: '1s', option: 'metricsTimeout', description: "Longest wait for the workers' own metrics on /metrics; a worker past it is reported missing" },
   { name: 'min-ready', type: 'string', env: ['FASTIFY_MIN_READY'], default: '1', option: 'minReady', description: '/ready is 200 while at least this many workers are ready' },
   { name: 'readiness-path', type: 'string', env: ['FASTIFY_READINESS_PATH'], default: '/health', option: 'readinessPath', description: 'Readiness route on the app port (503 while draining or under pressure); "false" disables it' },
   { name: 'reuse-port', type: 'boolean', env: ['FASTIFY_REUSE_PORT'], default: 'false', option: 'reusePort', description: 'Each worker binds its own socket (SO_REUSEPORT) and the kernel spreads connections; Node >= 22.12, Linux/FreeBSD' },

@@ -10,6 +10,7 @@ import {
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
 import { createPrimaryLogger } from './logger.js'
 import type { ClusterMetrics } from './metrics.js'
+import { AppMetricsCollector } from './app-metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
@@ -55,6 +56,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   readonly #reloader: RollingReload
   /** Only with a health server: prom-client and Fastify stay out of the primary otherwise. */
   #metrics: ClusterMetrics | null = null
+  #metricsLoading: Promise<ClusterMetrics> | null = null
+  readonly #appMetrics: AppMetricsCollector
   readonly #log: Logger
   readonly #options: ResolvedOptions
   readonly #closed: Promise<ClusterExit>
@@ -71,6 +74,15 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics?.recycles.inc({ reason: e.reason }) })
     this.on(ClusterEvents.WORKER_STUCK, () => { this.#metrics?.recycles.inc({ reason: 'stuck' }) })
     const supervisor = this.#supervisor
+    this.#appMetrics = new AppMetricsCollector({
+      targets: () => supervisor.workers().filter((w) => w.state === 'ready').map(({ id, pid, slot }) => ({ id, pid, slot })),
+      send: (id, message) => { supervisor.sendTo(id, message) },
+      timeout: options.metricsTimeout
+    })
+    // The app port's aggregate (plugin option clusterMetrics) has the app's metrics only: the cluster's name pids.
+    supervisor.onMetricsMessage = (id, message) => {
+      this.#appMetrics.receive(id, message, async (collection) => await (await this.#loadMetrics()).render(collection, false))
+    }
     this.#reloader = new RollingReload({
       get slotCount () { return supervisor.slotCount },
       isRunning: () => supervisor.phase === 'running',
@@ -85,6 +97,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     })
     // The health server outlives the workers (so /ready says 503 and /live 200 through the drain).
     this.#closed = this.#supervisor.closed.then(async (exit) => {
+      this.#appMetrics.close()
       this.#uninstallSignals()
       await this.#watcher?.close().catch(() => {})
       await this.#health?.close().catch(() => {})
@@ -113,10 +126,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   async #startHealthServer (port: number): Promise<void> {
     // Loaded on demand (in the same tick as begin(), before any worker event): Fastify and prom-client cost
     // the primary ~20 MB and ~100 ms at start, for nothing without a health server.
-    const { ClusterMetrics } = await import('./metrics.js')
+    const metrics = await this.#loadMetrics()
     const { startHealthServer } = await import('./health-server.js')
-    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers() })
-    this.#metrics = metrics
     try {
       const health = await startHealthServer({
         port,
@@ -126,7 +137,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
       }, {
         workers: () => this.#supervisor.workers(),
         phase: () => this.#supervisor.phase,
-        gaveUp: () => this.#supervisor.gaveUp
+        gaveUp: () => this.#supervisor.gaveUp,
+        appMetrics: async () => await this.#appMetrics.collect()
       }, metrics, this.#log)
       this.#health = health
       // Closed while it was starting: close it too.
@@ -134,6 +146,15 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     } catch (err) {
       this.#supervisor.fail(err as Error, 'health-server')
     }
+  }
+
+  /** prom-client, on demand: for the health server, or the first worker serving the aggregate on the app port. */
+  async #loadMetrics (): Promise<ClusterMetrics> {
+    this.#metricsLoading ??= import('./metrics.js').then(({ ClusterMetrics }) => {
+      this.#metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), log: this.#log })
+      return this.#metrics
+    })
+    return await this.#metricsLoading
   }
 
   /** `--watch`: once every worker is ready, each burst of file changes becomes a rolling reload. */

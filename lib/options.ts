@@ -120,6 +120,11 @@ export interface ClusterOptions {
   healthPort?: number | string
   /** Address of the health server. @default "127.0.0.1" */
   healthHost?: string
+  /**
+   * Longest wait for the workers' own prom-client metrics when `/metrics` (or a worker's `clusterMetrics` route)
+   * aggregates them; a worker that has not answered by then is reported missing and the scrape answers. @default "1s"
+   */
+  metricsTimeout?: Duration
   /** Serve `/status` (workers, pids, samples) on the health server. @default true on a loopback address, else false */
   healthStatus?: boolean
   /** `/ready` answers 200 while at least this many workers are ready (and the cluster is not draining). @default 1 */
@@ -194,6 +199,7 @@ export interface ResolvedOptions {
   readonly onWorkerUnhealthy: ClusterOptions['onWorkerUnhealthy']
   readonly healthPort: number | undefined
   readonly healthHost: string
+  readonly metricsTimeout: number
   readonly healthStatus: boolean
   readonly minReady: number
   readonly readinessPath: string | false
@@ -235,6 +241,7 @@ export const DEFAULTS = Object.freeze({
   recycleOnHealthCheck: false,
   stuckDiagnostics: false,
   healthHost: '127.0.0.1',
+  metricsTimeout: 1000,
   minReady: 1,
   readinessPath: '/health' as string | false,
   reusePort: false,
@@ -249,6 +256,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
   'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
   'recycleBudgetWindow', 'recycleOnHealthCheck', 'stuckDiagnostics', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
+  'metricsTimeout',
   'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy'
 ])
 
@@ -426,6 +434,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     onWorkerUnhealthy: hook(n('onWorkerUnhealthy'), given('onWorkerUnhealthy')) as ClusterOptions['onWorkerUnhealthy'],
     healthPort: given('healthPort') === undefined ? undefined : parsePort(n('healthPort'), given('healthPort')),
     healthHost: parseHost(n('healthHost'), orDefault('healthHost')),
+    metricsTimeout: parseDuration(n('metricsTimeout'), orDefault('metricsTimeout'), { min: 10, max: 60_000 }),
     healthStatus: given('healthStatus') === undefined
       ? isLoopback(String(orDefault('healthHost')))
       : bool(n('healthStatus'), given('healthStatus')),

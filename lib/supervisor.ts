@@ -13,7 +13,7 @@ import {
 import type { ResolvedOptions } from './options.js'
 import {
   MessageTypes, WORKER_ENV, buildDrain, buildUnlistenAck, encodeLaunch, parseWorkerMessage, type HealthSample, type WorkerLaunch,
-  type WorkerMessage
+  type WorkerMessage, type MetricsWorkerMessage
 } from './protocol.js'
 
 /** What to run in each worker: our runtime for an app file, or the user's own script for an inline app. */
@@ -209,6 +209,14 @@ export class Supervisor {
 
   get slotCount (): number { return this.#slots.length }
 
+  /** App metrics (lib/app-metrics.ts) get their messages here, with the id of the worker whose channel carried them. */
+  onMetricsMessage: ((id: number, message: MetricsWorkerMessage) => void) | null = null
+  /** Sends to a live worker by id; a worker that is gone is skipped. */
+  sendTo (id: number, message: object): void {
+    const w = this.#workers.get(id)
+    if (w !== undefined && w.state !== 'exited') this.#send(w, message)
+  }
+
   /**
    * Replaces one slot's worker, surge first: fork the successor, wait until it is ready, then the old worker
    * drains (it leaves the round-robin when its server closes) and exits. Resolves when the old one is gone, or
@@ -303,6 +311,7 @@ export class Supervisor {
       sampleInterval: this.#options.sampleInterval,
       drainDelay: this.#options.drainDelay,
       readinessPath: this.#options.readinessPath,
+      metricsTimeout: this.#options.metricsTimeout,
       ...(this.#diagnostics ? { inspect: true } : {}),
       ...(this.#target.fastifyArgs === undefined ? {} : { fastifyArgs: this.#target.fastifyArgs }),
       ...this.#listen
@@ -404,6 +413,10 @@ export class Supervisor {
         this.#emit(ClusterEvents.WORKER_HEALTH, event)
         return
       }
+      case MessageTypes.APP_METRICS:
+      case MessageTypes.CLUSTER_METRICS_REQUEST:
+        this.onMetricsMessage?.(w.id, message)
+        return
       case MessageTypes.UNLISTEN:
         // Sent after node:cluster's own "close" on the same channel: answering now means no more connections
         // are on their way to this worker.
