@@ -76,6 +76,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     const supervisor = this.#supervisor
     this.#appMetrics = new AppMetricsCollector({
       targets: () => supervisor.workers().filter((w) => w.state === 'ready').map(({ id, pid, slot }) => ({ id, pid, slot })),
+      alive: () => new Set(supervisor.workers().map((w) => w.id)),
       send: (id, message) => { supervisor.sendTo(id, message) },
       timeout: options.metricsTimeout
     })

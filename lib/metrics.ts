@@ -89,7 +89,15 @@ export class ClusterMetrics {
         else if (seen !== m.type) dropped.set(m.name, `its type differs between workers (${seen}, ${m.type})`)
       }
     }
-    const lists: MetricJSON[][] = dropped.size === 0 ? collection.metrics : collection.metrics.map((list) => list.filter((m) => !dropped.has(m.name)))
+    const live: MetricJSON[][] = dropped.size === 0 ? collection.metrics : collection.metrics.map((list) => list.filter((m) => !dropped.has(m.name)))
+    // Carried counts count where their type still is the live one (new code may have changed it).
+    const carried = collection.carried.map((list) => list.filter((m) => {
+      if (dropped.has(m.name) || m.name.startsWith(RESERVED_PREFIX)) return false
+      const type = types.get(m.name)
+      if (type === undefined) types.set(m.name, m.type)
+      return type === undefined || type === m.type
+    }))
+    const lists = [...live, ...carried]
     const parts: string[] = []
     if (withCluster) parts.push(await this.registry.metrics())
     parts.push([

@@ -78,9 +78,10 @@ t.test('the scrape sums every worker, and answers within metricsTimeout while on
   t.ok(missing, 'a comment line names the missing worker')
   const pid = Number(missing?.[1])
   t.ok(counts.has(pid), 'the missing worker is one of ours')
-  t.equal(sample(blocked.body, 'app_hits_total{route="hit"}'), hits - (counts.get(pid) ?? 0),
-    'the sum covers the workers that answered')
-  t.equal(sample(blocked.body, 'app_workers_up'), WORKERS - 1)
+  t.equal(sample(blocked.body, 'app_hits_total{route="hit"}'), hits,
+    "the counter does not go down: the blocked worker's counts as of its last answer are carried")
+  t.equal(sample(blocked.body, 'app_hit_seconds_count'), hits, 'histograms too')
+  t.equal(sample(blocked.body, 'app_workers_up'), WORKERS - 1, 'gauges are not carried: only the workers that answered')
   t.ok(blocked.ms >= METRICS_TIMEOUT - 50, `the scrape waited for the bound (${blocked.ms} ms)`)
   t.ok(blocked.ms < METRICS_TIMEOUT + 2000, `and answered soon after it: ${blocked.ms} ms`)
   t.equal(sample(blocked.body, 'fastify_cluster_workers{state="ready"}'), WORKERS, 'still counted ready: only its metrics are missing')
@@ -102,4 +103,15 @@ t.test('the scrape sums every worker, and answers within metricsTimeout while on
   t.equal(sample(fromApp.body, 'fastify_cluster_metrics_missing_workers'), 1, 'the app port reports the missing worker too')
   t.ok(fromApp.ms < METRICS_TIMEOUT + 2000, `app port aggregate with a blocked worker: ${fromApp.ms} ms`)
   t.comment(`app-port aggregate with 1 of ${WORKERS} workers blocked: ${fromApp.ms} ms`)
+
+  // The blocked worker is killed and replaced: its counts stay in the sum (a counter reset would make rate()
+  // count every other worker's total again), and the replacement counts from 0 on top.
+  const readyBefore = cluster.events('worker:ready').length
+  process.kill(pid, 'SIGKILL')
+  await cluster.waitForEvent('worker:exit', 15_000, (l) => l.pid === pid)
+  await cluster.waitForCount('worker:ready', readyBefore + 1, 60_000)
+  const after = (await request(health, '/metrics')).body
+  t.equal(sample(after, 'fastify_cluster_metrics_missing_workers'), 0, 'the replacement answers')
+  t.equal(sample(after, 'app_hits_total{route="hit"}'), hits, 'the killed worker\'s hits are still counted, once')
+  t.equal(sample(after, 'app_workers_up'), WORKERS, 'and the gauge is back to one per worker')
 })

@@ -4,7 +4,7 @@ import {
   MAX_METRICS_CHARS, MessageTypes, buildAppMetrics, buildAppMetricsRequest, buildClusterMetrics, buildClusterMetricsRequest,
   decodeLaunch, encodeLaunch, parsePrimaryMessage, parseWorkerMessage, type MetricJSON, type MetricsWorkerMessage
 } from '../dist/lib/protocol.js'
-import { AppMetricsCollector, type Collection } from '../dist/lib/app-metrics.js'
+import { AppMetricsCollector, CounterLedger, type Collection } from '../dist/lib/app-metrics.js'
 import { ClusterMetrics } from '../dist/lib/metrics.js'
 
 // The collector's timers are unref'd (a scrape must not keep a primary alive); hold this process while testing.
@@ -90,10 +90,11 @@ t.test('hostile app-metrics payloads are invalid, never thrown, never passed on'
 
 interface Sent { id: number, message: { type: string, id: number, body?: string, error?: string } }
 
-function collector (targets: number[], timeout = 200): { c: AppMetricsCollector, sent: Sent[] } {
+function collector (targets: number[], timeout = 200, alive: number[] = targets): { c: AppMetricsCollector, sent: Sent[] } {
   const sent: Sent[] = []
   const c = new AppMetricsCollector({
     targets: () => targets.map((id) => ({ id, pid: 1000 + id, slot: id - 1 })),
+    alive: () => new Set(alive),
     send: (id, message) => { sent.push({ id, message: message as Sent['message'] }) },
     timeout
   })
@@ -139,7 +140,7 @@ t.test('a worker that does not answer is missing at the timeout; overlapping col
   t.not(sent[2]?.message.id, late, 'with a new id, so a late answer cannot count')
   c.close()
   t.equal((await next).missing.length, 2, 'close ends the round now')
-  t.same(await c.collect(), { metrics: [], missing: [], asked: 0, durationMs: (await c.collect()).durationMs }, 'after close nobody is asked')
+  t.same(await c.collect(), { metrics: [], carried: [], missing: [], asked: 0, durationMs: (await c.collect()).durationMs }, 'after close nobody is asked')
 })
 
 t.test('no ready worker: an empty collection at once', async (t) => {
@@ -182,6 +183,7 @@ t.test('render: prom-client aggregation, no duplicate names, missing workers rep
   const metrics = new ClusterMetrics({ workers: () => [], log: { warn: (obj: unknown) => { warned.push(obj) } } as never })
   const collection: Collection = {
     metrics: [await worker(0, 2), await worker(1, 5)],
+    carried: [],
     missing: [{ id: 3, pid: 333, slot: 2, reason: 'no answer within 1000 ms' }],
     asked: 3,
     durationMs: 1002
@@ -214,6 +216,7 @@ t.test('render: prom-client aggregation, no duplicate names, missing workers rep
       [{ name: 'x', help: 'x', type: 'counter', aggregator: 'sum', values: [{ value: 1, labels: {} }] }],
       [{ name: 'x', help: 'x', type: 'gauge', aggregator: 'sum', values: [{ value: 1, labels: {} }] }, { name: 'y', help: 'y', type: 'gauge', aggregator: 'sum', values: [{ value: 4, labels: {} }] }]
     ],
+    carried: [],
     missing: [],
     asked: 2,
     durationMs: 3
@@ -222,4 +225,55 @@ t.test('render: prom-client aggregation, no duplicate names, missing workers rep
   t.notMatch(mixed, /^x /m)
   t.match(mixed, /# fastify-cluster: left out the app's metric x: its type differs between workers \(counter, gauge\)/)
   t.match(mixed, /^y 4$/m)
+})
+
+const counter = (value: number, labels: Record<string, string> = {}): MetricJSON =>
+  ({ name: 'n_total', help: 'n', type: 'counter', aggregator: 'sum', values: [{ value, labels }] })
+
+t.test('the ledger keeps counters monotonic: silent workers as last seen, gone workers folded in', async (t) => {
+  const ledger = new CounterLedger()
+  const gauge: MetricJSON = { name: 'g', help: 'g', type: 'gauge', aggregator: 'sum', values: [{ value: 5, labels: {} }] }
+  const maxCounter: MetricJSON = { ...counter(9), name: 'm_total', aggregator: 'max' }
+  ledger.record(1, [counter(10, { a: 'x' }), gauge, maxCounter])
+  ledger.record(2, [counter(4, { a: 'x' })])
+  t.same(ledger.silent(new Set([2])), [[counter(10, { a: 'x' })]], 'a silent worker: its counters as last seen, no gauges, nothing another aggregator governs')
+  ledger.retire(new Set([2]))
+  t.same(ledger.silent(new Set()), [[counter(4, { a: 'x' })]], 'a gone worker is no longer silent')
+  t.same(ledger.gone(), [counter(10, { a: 'x' })], 'its counts are carried')
+  ledger.record(3, [counter(1, { a: 'x' }), { ...counter(2), name: 'other_total' }])
+  ledger.retire(new Set())
+  t.same(ledger.gone().map((m) => [m.name, m.values]), [['n_total', [{ value: 15, labels: { a: 'x' } }]], ['other_total', [{ value: 2, labels: {} }]]],
+    'later departures add up series by series: 10 + 4 + 1')
+  ledger.record(4, [{ ...counter(100), type: 'histogram' }])
+  ledger.retire(new Set())
+  t.equal(ledger.gone().length, 2, 'a type change does not mix old counts into new ones')
+})
+
+t.test('collector: a counter never goes down when a worker stops answering or goes away', async (t) => {
+  let alive = [1, 2]
+  let targets = [1, 2]
+  const sent: Sent[] = []
+  const c = new AppMetricsCollector({
+    targets: () => targets.map((id) => ({ id, pid: id, slot: id })),
+    alive: () => new Set(alive),
+    send: (id, message) => { sent.push({ id, message: message as Sent['message'] }) },
+    timeout: 50
+  })
+  const metrics = new ClusterMetrics({ workers: () => [] })
+  const total = async (answers: Record<number, number>): Promise<number> => {
+    const pending = c.collect()
+    const round = sent[sent.length - 1]?.message.id ?? -1
+    for (const [id, value] of Object.entries(answers)) c.receive(Number(id), answer(round, [counter(value)]), noRender)
+    const body = await metrics.render(await pending, false)
+    return Number(/^n_total (\S+)$/m.exec(body)?.[1] ?? NaN)
+  }
+  t.equal(await total({ 1: 10, 2: 5 }), 15)
+  t.equal(await total({ 1: 12 }), 17, 'worker 2 missing: its last count (5) is carried')
+  targets = [1]
+  t.equal(await total({ 1: 13 }), 18, 'worker 2 draining (not asked): still carried')
+  alive = [1]
+  t.equal(await total({ 1: 14 }), 19, 'worker 2 gone: folded into the carried sum')
+  alive = [1, 3]
+  targets = [1, 3]
+  t.equal(await total({ 1: 15, 3: 1 }), 21, 'its replacement counts from 0 on top')
 })

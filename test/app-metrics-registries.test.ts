@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +13,7 @@ import { ClusterProcess, ROOT, request } from './helpers/cluster-process'
  */
 
 /** An app directory with its own copy of prom-client (a real copy, so Node loads a second module instance). */
-function appWithOwnPromClient (t: Tap.Test): string {
+function appWithOwnPromClient (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'fastify-cluster-prom-copy-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
   const modules = join(dir, 'node_modules')
@@ -38,7 +38,7 @@ module.exports = async function (fastify, opts) {
   return dir
 }
 
-async function scrapeAfterHits (t: Tap.Test, dir: string, env: NodeJS.ProcessEnv): Promise<{ body: string, hits: number, pids: Set<number> }> {
+async function scrapeAfterHits (t: Test, dir: string, env: NodeJS.ProcessEnv): Promise<{ body: string, hits: number, pids: Set<number> }> {
   const cluster = ClusterProcess.cli(t, ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--health-port', '0', join(dir, 'app.js')], { env })
   const port = await cluster.ready(60_000)
   const health = await cluster.healthPort()

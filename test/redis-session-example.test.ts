@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import http from 'node:http'
 import { join } from 'node:path'
 import Redis from 'ioredis'
@@ -40,7 +40,7 @@ async function call (port: number, method: string, path: string, options: { cook
 }
 
 /** GET /me until a worker matching `wanted` answers; every answer on the way must be the logged-in user. */
-async function meFrom (t: Tap.Test, port: number, cookie: string, wanted: (pid: number) => boolean, what: string): Promise<{ pid: number, asked: number }> {
+async function meFrom (t: Test, port: number, cookie: string, wanted: (pid: number) => boolean, what: string): Promise<{ pid: number, asked: number }> {
   for (let asked = 1; asked <= 100; asked++) {
     const me = await call(port, 'GET', '/me', { cookie })
     if (me.status !== 200 || me.body.user !== 'ada') {

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { io, type Socket } from 'socket.io-client'
 import { ClusterProcess, ROOT, waitUntil } from './helpers/cluster-process'
@@ -13,7 +13,7 @@ const CLIENTS = 6
 interface Said { text: string, from: number }
 interface Client { socket: Socket, pid: number, said: Said[] }
 
-async function connect (t: Tap.Test, port: number): Promise<Client> {
+async function connect (t: Test, port: number): Promise<Client> {
   const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 10_000 })
   t.teardown(() => { socket.disconnect() })
   const said: Said[] = []
