@@ -5,7 +5,7 @@
  * are lib/metrics.ts's, loaded only when something is rendered.
  */
 import {
-  MessageTypes, buildAppMetricsRequest, buildClusterMetrics, type MetricJSON, type MetricsWorkerMessage
+  MessageTypes, buildAppMetricsRequest, buildClusterMetrics, parseMetrics, type MetricJSON, type MetricsWorkerMessage
 } from './protocol.js'
 
 /** A worker asked for its metrics. */
@@ -138,6 +138,8 @@ export class AppMetricsCollector {
   #timer: NodeJS.Timeout | null = null
   readonly #answering = new Map<number, number>()
   readonly #ledger = new CounterLedger()
+  /** The last rendered aggregate: every worker asking during one round gets the same text, rendered once. */
+  #rendered: { collection: Collection, body: Promise<string> } | null = null
   #closed = false
 
   constructor (deps: CollectorDeps) {
@@ -201,11 +203,16 @@ export class AppMetricsCollector {
     const target = round.waiting.get(workerId)
     if (target === undefined) return
     round.waiting.delete(workerId)
-    if (message.metrics !== undefined) {
-      round.collection.metrics.push(message.metrics)
+    const parsed = message.metrics === undefined ? null : parseMetrics(message.metrics)
+    if (parsed?.ok === true) {
+      round.collection.metrics.push(parsed.metrics)
       round.answered.add(workerId)
-      this.#ledger.record(workerId, message.metrics)
-    } else round.collection.missing.push({ ...target, reason: `the worker could not read its metrics: ${message.error ?? 'unknown error'}` })
+      this.#ledger.record(workerId, parsed.metrics)
+    } else if (parsed !== null) {
+      round.collection.missing.push({ ...target, reason: `its metrics are malformed: ${parsed.reason}` })
+    } else {
+      round.collection.missing.push({ ...target, reason: `the worker could not read its metrics: ${message.error ?? 'unknown error'}` })
+    }
     if (round.waiting.size === 0) round.finish()
   }
 
@@ -213,7 +220,10 @@ export class AppMetricsCollector {
     const pending = this.#answering.get(workerId) ?? 0
     if (pending >= MAX_PENDING_ANSWERS) return
     this.#answering.set(workerId, pending + 1)
-    this.collect().then(render).then(
+    this.collect().then(async (collection) => {
+      if (this.#rendered?.collection !== collection) this.#rendered = { collection, body: render(collection) }
+      return await this.#rendered.body
+    }).then(
       (body) => { this.#deps.send(workerId, buildClusterMetrics(requestId, body)) },
       (err: unknown) => { this.#deps.send(workerId, buildClusterMetrics(requestId, err instanceof Error ? err : new Error(String(err)))) }
     ).finally(() => {

@@ -98,8 +98,13 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 
 export interface AppMetricsRequestMessage { type: typeof MessageTypes.APP_METRICS_REQUEST, id: number }
-/** Either `metrics` or `error`. */
-export interface AppMetricsMessage { type: typeof MessageTypes.APP_METRICS, id: number, metrics?: MetricJSON[], error?: string }
+/**
+ * Either `metrics` or `error`. `metrics` is still unchecked: the collector checks it with `parseMetrics` only for an
+ * answer it asked for, so unsolicited payloads cost nothing to drop.
+ */
+export interface AppMetricsMessage { type: typeof MessageTypes.APP_METRICS, id: number, metrics?: UncheckedMetrics, error?: string }
+/** A worker's metrics before `parseMetrics`. */
+export interface UncheckedMetrics { readonly unchecked: unknown }
 export interface ClusterMetricsRequestMessage { type: typeof MessageTypes.CLUSTER_METRICS_REQUEST, id: number }
 /** Either `body` or `error`. */
 export interface ClusterMetricsMessage { type: typeof MessageTypes.CLUSTER_METRICS, id: number, body?: string, error?: string }
@@ -268,6 +273,16 @@ function metricsList (raw: unknown): MetricJSON[] {
   })
 }
 
+/** Checks a worker's metrics (see `metricsList`). Never throws. */
+export function parseMetrics (metrics: UncheckedMetrics): { ok: true, metrics: MetricJSON[] } | { ok: false, reason: string } {
+  try {
+    return { ok: true, metrics: metricsList(metrics.unchecked) }
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, reason: err.message }
+    throw err
+  }
+}
+
 function sample (raw: Record<string, unknown>): HealthSample {
   const s = object(raw, 'sample')
   const check = field(s, 'checkHealthy')
@@ -317,7 +332,7 @@ export function parseWorkerMessage (raw: unknown): Parsed<WorkerMessage> {
       case MessageTypes.APP_METRICS: {
         const id = requestId(body)
         if (body.error !== undefined) return { kind: 'ok', message: { type, id, error: string(body, 'error') } }
-        return { kind: 'ok', message: { type, id, metrics: metricsList(field(body, 'metrics')) } }
+        return { kind: 'ok', message: { type, id, metrics: { unchecked: field(body, 'metrics') } } }
       }
       case MessageTypes.CLUSTER_METRICS_REQUEST:
         return { kind: 'ok', message: { type, id: requestId(body) } }

@@ -2,8 +2,16 @@ import t from 'tap'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import {
   MAX_METRICS_CHARS, MessageTypes, buildAppMetrics, buildAppMetricsRequest, buildClusterMetrics, buildClusterMetricsRequest,
-  decodeLaunch, encodeLaunch, parsePrimaryMessage, parseWorkerMessage, type MetricJSON, type MetricsWorkerMessage
+  decodeLaunch, encodeLaunch, parseMetrics, parsePrimaryMessage, parseWorkerMessage, type MetricJSON, type MetricsWorkerMessage
 } from '../dist/lib/protocol.js'
+
+/** parseWorkerMessage, then parseMetrics on an app-metrics answer (as the collector does for answers it asked for). */
+function parseAnswer (raw: unknown): unknown {
+  const parsed = parseWorkerMessage(raw)
+  if (parsed.kind !== 'ok' || parsed.message.type !== 'app-metrics' || parsed.message.metrics === undefined) return parsed
+  const metrics = parseMetrics(parsed.message.metrics)
+  return metrics.ok ? { kind: 'ok', message: { ...parsed.message, metrics: metrics.metrics } } : { kind: 'invalid', reason: metrics.reason }
+}
 import { AppMetricsCollector, CounterLedger, type Collection } from '../dist/lib/app-metrics.js'
 import { ClusterMetrics } from '../dist/lib/metrics.js'
 
@@ -25,7 +33,7 @@ t.test('app-metrics messages round-trip through the parsers', async (t) => {
     new Counter({ name: 'c_total', help: 'c', labelNames: ['route'], registers }).inc({ route: '/a' }, 3)
     new Histogram({ name: 'h_seconds', help: 'h', buckets: [1], registers }).observe(0.5)
   })
-  const parsed = parseWorkerMessage(wire(buildAppMetrics(7, metrics)))
+  const parsed = parseAnswer(wire(buildAppMetrics(7, metrics))) as { kind: string, message: { type: string, id: number, metrics?: MetricJSON[] } }
   if (parsed.kind !== 'ok' || parsed.message.type !== MessageTypes.APP_METRICS) throw new Error(`not ok: ${JSON.stringify(parsed)}`)
   t.equal(parsed.message.id, 7)
   t.same(parsed.message.metrics?.map((m) => [m.name, m.type, m.aggregator]), [['c_total', 'counter', 'sum'], ['h_seconds', 'histogram', 'sum']])
@@ -70,21 +78,20 @@ t.test('hostile app-metrics payloads are invalid, never thrown, never passed on'
   ]
   for (const [label, raw] of bad) {
     let parsed: unknown
-    t.doesNotThrow(() => { parsed = parseWorkerMessage(raw) }, `${label}: does not throw`)
+    t.doesNotThrow(() => { parsed = parseAnswer(raw) }, `${label}: does not throw`)
     t.match(parsed, { kind: 'invalid' }, `${label}: invalid`)
   }
   // JSON turns NaN and Infinity into null: such a value is dropped, the rest kept.
-  const nulls = parseWorkerMessage(send([{ ...ok, values: [{ value: null, labels: {} }, { value: 2, labels: { a: 'b' } }] }]))
+  const nulls = parseAnswer(send([{ ...ok, values: [{ value: null, labels: {} }, { value: 2, labels: { a: 'b' } }] }]))
   t.match(nulls, { kind: 'ok', message: { metrics: [{ values: [{ value: 2, labels: { a: 'b' } }] }] } })
   // __proto__ as a label name is a plain own key of a fresh null-prototype object, not a prototype change.
-  const proto = parseWorkerMessage(JSON.parse('{"ns":"fastify-cluster","v":1,"type":"app-metrics","id":1,"metrics":[{"name":"a","help":"h","type":"gauge","values":[{"value":1,"labels":{"__proto__":"x"}}]}]}'))
-  if (proto.kind !== 'ok' || proto.message.type !== 'app-metrics') throw new Error('not ok')
-  const labels = proto.message.metrics?.[0]?.values[0]?.labels ?? {}
+  const proto = parseAnswer(JSON.parse('{"ns":"fastify-cluster","v":1,"type":"app-metrics","id":1,"metrics":[{"name":"a","help":"h","type":"gauge","values":[{"value":1,"labels":{"__proto__":"x"}}]}]}'))
+  const labels = (proto as { message: { metrics: MetricJSON[] } }).message.metrics[0]?.values[0]?.labels ?? {}
   t.equal(Object.getPrototypeOf(labels), null)
   t.equal(Object.keys(labels).join(), '__proto__')
   t.equal(({} as Record<string, unknown>).x, undefined, 'no prototype was touched')
   // Extra fields are not copied.
-  const extra = parseWorkerMessage(send([{ ...ok, evil: 1, values: [{ value: 1, labels: {}, exemplar: { x: 1 }, evil: 2 }] }]))
+  const extra = parseAnswer(send([{ ...ok, evil: 1, values: [{ value: 1, labels: {}, exemplar: { x: 1 }, evil: 2 }] }]))
   t.same(extra, { kind: 'ok', message: { type: 'app-metrics', id: 1, metrics: [{ name: 'a', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: 1, labels: {} }] }] } })
 })
 
@@ -101,7 +108,7 @@ function collector (targets: number[], timeout = 200, alive: number[] = targets)
   return { c, sent }
 }
 
-const answer = (id: number, metrics: MetricJSON[]): MetricsWorkerMessage => ({ type: 'app-metrics', id, metrics })
+const answer = (id: number, metrics: unknown): MetricsWorkerMessage => ({ type: 'app-metrics', id, metrics: { unchecked: metrics } })
 const noRender = async (): Promise<string> => ''
 
 t.test('the collector asks each ready worker once and ends the round when all answered', async (t) => {
@@ -141,6 +148,22 @@ t.test('a worker that does not answer is missing at the timeout; overlapping col
   c.close()
   t.equal((await next).missing.length, 2, 'close ends the round now')
   t.same(await c.collect(), { metrics: [], carried: [], missing: [], asked: 0, durationMs: (await c.collect()).durationMs }, 'after close nobody is asked')
+})
+
+t.test('a malformed answer: the worker is missing with the reason; an unsolicited one is never even checked', async (t) => {
+  const { c, sent } = collector([1], 10_000)
+  const pending = c.collect()
+  const round = sent[0]?.message.id ?? -1
+  let touched = false
+  const trap = new Proxy([], { get (target, key) { touched = true; return Reflect.get(target, key) } })
+  c.receive(2, answer(round, trap), noRender)
+  c.receive(1, answer(round + 1, trap), noRender)
+  t.notOk(touched, 'answers from a stranger or for another round are dropped unread')
+  t.ok(parseMetrics({ unchecked: trap }).ok && touched, '(the trap does spring when parsed)')
+  touched = false
+  c.receive(1, answer(round, [{ name: 'bad name', help: '', type: 'counter', values: [] }]), noRender)
+  const result = await pending
+  t.match(result.missing, [{ id: 1, reason: /^its metrics are malformed: metrics\[0\]\.name is not a metric name$/ }])
 })
 
 t.test('no ready worker: an empty collection at once', async (t) => {
