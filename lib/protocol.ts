@@ -236,39 +236,51 @@ function oneOf<T extends string> (value: unknown, allowed: readonly T[], what: s
 function metricsList (raw: unknown): MetricJSON[] {
   if (!Array.isArray(raw) || raw.length > MAX_METRICS) throw new Invalid(`metrics is not an array of at most ${MAX_METRICS}`)
   let budget = MAX_METRIC_VALUES
+  // Names already checked: a histogram repeats the same few across thousands of values.
+  const names = new Set<string>()
+  const checkName = (value: unknown, pattern: RegExp, what: string): string => {
+    if (typeof value !== 'string' || value.length > MAX_STRING) throw new Invalid(`${what} is not a short string`)
+    if (!names.has(value)) {
+      if (!pattern.test(value)) throw new Invalid(`${what} is not a ${pattern === LABEL_NAME ? 'label' : 'metric'} name`)
+      names.add(value)
+    }
+    return value
+  }
   return raw.map((m: unknown, i): MetricJSON => {
     if (!isPlainObject(m)) throw new Invalid(`metrics[${i}] is not an object`)
-    const name = string(m, 'name')
-    if (!METRIC_NAME.test(name)) throw new Invalid(`metrics[${i}].name is not a metric name`)
+    const name = checkName(field(m, 'name'), METRIC_NAME, `metrics[${i}].name`)
     const values = field(m, 'values')
     if (!Array.isArray(values) || values.length > budget) throw new Invalid(`metrics[${i}].values is not an array within ${MAX_METRIC_VALUES} values in all`)
     budget -= values.length
     const aggregator = field(m, 'aggregator')
+    const checked: MetricValue[] = []
+    for (const v of values as unknown[]) {
+      if (!isPlainObject(v)) throw new Invalid(`a value of ${name} is not an object`)
+      const value = field(v, 'value')
+      if (value === null) continue
+      if (typeof value !== 'number') throw new Invalid(`a value of ${name} is not a number`)
+      const rawLabels = field(v, 'labels') ?? {}
+      if (!isPlainObject(rawLabels)) throw new Invalid(`labels of ${name} are not a small object`)
+      const keys = Object.keys(rawLabels)
+      if (keys.length > MAX_LABELS) throw new Invalid(`labels of ${name} are not a small object`)
+      const labels: Record<string, string | number> = Object.create(null)
+      for (const key of keys) {
+        checkName(key, LABEL_NAME, `a label of ${name}`)
+        const label = rawLabels[key]
+        if (!(typeof label === 'string' && label.length <= MAX_STRING) && typeof label !== 'number') throw new Invalid(`label ${key} of ${name} is not a short string or a number`)
+        labels[key] = label
+      }
+      const metricName = field(v, 'metricName')
+      if (metricName === undefined) checked.push({ value, labels })
+      else checked.push({ value, labels, metricName: checkName(metricName, METRIC_NAME, `a metricName of ${name}`) })
+    }
     return {
       name,
       help: string(m, 'help'),
       type: oneOf(field(m, 'type'), METRIC_TYPES, `metrics[${i}].type`),
       // prom-client's own default, for a registry too old to say.
       aggregator: aggregator === undefined ? 'sum' : oneOf(aggregator, METRIC_AGGREGATORS, `metrics[${i}].aggregator`),
-      values: values.flatMap((v: unknown): MetricValue[] => {
-        if (!isPlainObject(v)) throw new Invalid(`a value of ${name} is not an object`)
-        const value = field(v, 'value')
-        if (value === null) return []
-        if (typeof value !== 'number') throw new Invalid(`a value of ${name} is not a number`)
-        const rawLabels = field(v, 'labels') ?? {}
-        if (!isPlainObject(rawLabels) || Object.keys(rawLabels).length > MAX_LABELS) throw new Invalid(`labels of ${name} are not a small object`)
-        const labels: Record<string, string | number> = Object.create(null)
-        for (const [key, label] of Object.entries(rawLabels)) {
-          if (!LABEL_NAME.test(key)) throw new Invalid(`a label of ${name} is not a label name`)
-          if (!(typeof label === 'string' && label.length <= MAX_STRING) && typeof label !== 'number') throw new Invalid(`label ${key} of ${name} is not a short string or a number`)
-          labels[key] = label
-        }
-        const metricName = field(v, 'metricName')
-        if (metricName !== undefined && (typeof metricName !== 'string' || !METRIC_NAME.test(metricName))) {
-          throw new Invalid(`a metricName of ${name} is not a metric name`)
-        }
-        return [metricName === undefined ? { value, labels } : { value, labels, metricName }]
-      })
+      values: checked
     }
   })
 }
