@@ -95,8 +95,10 @@ export class WorkerMetrics {
     const channel = this.#channel
     this.#off = channel.onMessage((message) => {
       if (message.type === MessageTypes.APP_METRICS_REQUEST) {
-        this.gather().then((metrics) => { channel.send(buildAppMetrics(message.id, metrics)) },
-          (err: unknown) => { channel.send(buildAppMetrics(message.id, err instanceof Error ? err : new Error(String(err)))) })
+        // Serializing can throw too (a BigInt, a cycle in a custom collector): every failure becomes an answer.
+        this.gather().then((metrics) => buildAppMetrics(message.id, metrics))
+          .catch((err: unknown) => buildAppMetrics(message.id, err instanceof Error ? err : new Error(String(err))))
+          .then((answer) => { channel.send(answer) }, () => {})
       } else if (message.type === MessageTypes.CLUSTER_METRICS) {
         this.#waiting.get(message.id)?.(message)
       }
