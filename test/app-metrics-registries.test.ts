@@ -109,12 +109,12 @@ t.test('the worker side answers every request, also when its registry fails', as
   const hold = setInterval(() => {}, 1000)
   t.teardown(() => { clearInterval(hold) })
   const sent: Array<Record<string, unknown>> = []
-  let handler: ((message: unknown) => void) | null = null
+  const box: { handler: ((message: unknown) => void) | null } = { handler: null }
   const channel = {
     launch: { v: 1, slot: 0, sampleInterval: 1000, drainDelay: 0, readinessPath: false, metricsTimeout: 10 },
     workerId: 1,
     send: (message: Record<string, unknown>) => { sent.push(message) },
-    onMessage: (fn: (message: unknown) => void) => { handler = fn; return () => { handler = null } }
+    onMessage: (fn: (message: unknown) => void) => { box.handler = fn; return () => { box.handler = null } }
   }
   const metrics = new WorkerMetrics(channel as never)
   metrics.start()
@@ -125,23 +125,23 @@ t.test('the worker side answers every request, also when its registry fails', as
   const registry = new Registry()
   new Counter({ name: 'w_total', help: 'w', registers: [registry] }).inc(2)
   metrics.use(registry)
-  handler?.({ type: 'app-metrics-request', id: 5 })
+  box.handler?.({ type: 'app-metrics-request', id: 5 })
   t.match(await answered(1), { type: 'app-metrics', id: 5, metrics: [{ name: 'w_total', values: [{ value: 2 }] }] })
   metrics.use({ getMetricsAsJSON: async () => { throw new Error('collector failed') } })
-  handler?.({ type: 'app-metrics-request', id: 6 })
+  box.handler?.({ type: 'app-metrics-request', id: 6 })
   t.match(await answered(2), { type: 'app-metrics', id: 6, error: 'collector failed' }, 'a throwing registry: an error answer')
   metrics.use({ getMetricsAsJSON: () => [{ name: 'big', value: 1n }] })
-  handler?.({ type: 'app-metrics-request', id: 7 })
+  box.handler?.({ type: 'app-metrics-request', id: 7 })
   t.match(await answered(3), { type: 'app-metrics', id: 7, error: /BigInt/ }, 'unserializable metrics: an error answer, no unhandled rejection')
 
   const aggregate = metrics.aggregate()
   const request = await answered(4)
   t.match(request, { type: 'cluster-metrics-request' })
-  handler?.({ type: 'cluster-metrics', id: request.id, body: 'agg 1\n' })
+  box.handler?.({ type: 'cluster-metrics', id: request.id, body: 'agg 1\n' })
   t.equal(await aggregate, 'agg 1\n', 'the aggregate comes back by request id')
   const started = Date.now()
   await t.rejects(metrics.aggregate(), /the primary did not answer within 2010 ms/, 'a silent primary: bounded by metricsTimeout + 2 s')
   t.ok(Date.now() - started >= 2000)
   metrics.stop()
-  t.equal(handler, null, 'stop() removes the listener')
+  t.equal(box.handler, null, 'stop() removes the listener')
 })
