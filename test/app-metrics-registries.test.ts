@@ -68,6 +68,25 @@ t.test('metricsRegistry: the registry the app names, only', async (t) => {
   t.notMatch(body, /copy_hits_total/, 'the global registry is not read then')
 })
 
+t.test('an ES module app: prom-client imported with import is found too', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fastify-cluster-prom-esm-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  writeFileSync(join(dir, 'app.mjs'), `import client from ${JSON.stringify(join(ROOT, 'node_modules', 'prom-client', 'index.js'))}
+const hits = new client.Counter({ name: 'esm_hits_total', help: 'hits from an ES module app' })
+export default async function (fastify, opts) {
+  fastify.get('/hit', async () => { hits.inc(); return { pid: process.pid } })
+}
+`)
+  const cluster = ClusterProcess.cli(t, ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--health-port', '0', join(dir, 'app.mjs')])
+  const port = await cluster.ready(60_000)
+  const health = await cluster.healthPort()
+  const pids = new Set<number>()
+  let hits = 0
+  for (; hits < 10 || (pids.size < 2 && hits < 200); hits++) pids.add((JSON.parse((await request(port, '/hit')).body) as { pid: number }).pid)
+  t.equal(pids.size, 2, 'both workers served')
+  t.match((await request(health, '/metrics')).body, new RegExp(`^esm_hits_total ${hits}$`, 'm'), `summed over both workers (${hits}) on Node ${process.versions.node}`)
+})
+
 t.test('outside a cluster the clusterMetrics route serves this process\'s registry', async (t) => {
   const registry = new Registry()
   new Counter({ name: 'solo_total', help: 'solo', registers: [registry] }).inc(3)
