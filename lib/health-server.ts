@@ -15,6 +15,8 @@ export interface HealthSource {
   gaveUp: () => boolean
   /** The workers' own metrics for a scrape, collected within metricsTimeout. */
   appMetrics: () => Promise<Collection>
+  /** A slot cannot boot a worker while others serve. */
+  degraded?: () => boolean
 }
 
 export interface HealthServerSettings {
@@ -75,6 +77,7 @@ export async function startHealthServer (settings: HealthServerSettings, source:
       return {
         status: source.phase() === 'running' ? 'ok' : source.phase(),
         ready: workers.filter((w) => w.state === 'ready').length,
+        degraded: source.degraded?.() ?? false,
         workers
       }
     })

@@ -147,6 +147,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
         workers: () => this.#supervisor.workers(),
         phase: () => this.#supervisor.phase,
         gaveUp: () => this.#supervisor.gaveUp,
+        degraded: () => this.#supervisor.degraded,
         appMetrics: async () => await this.#appMetrics.collect()
       }, metrics, this.#log)
       this.#health = health
@@ -160,7 +161,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   /** prom-client, on demand: for the health server, or the first worker serving the aggregate on the app port. */
   async #loadMetrics (): Promise<ClusterMetrics> {
     this.#metricsLoading ??= import('./metrics.js').then(({ ClusterMetrics }) => {
-      this.#metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), log: this.#log })
+      this.#metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), degraded: () => this.#supervisor.degraded, log: this.#log })
       return this.#metrics
     })
     return await this.#metricsLoading

@@ -9,6 +9,8 @@ export interface MetricsSource {
   workers: () => WorkerInfo[]
   /** Told once per metric name the app's aggregate had to leave out. */
   log?: Pick<Logger, 'warn'>
+  /** A slot cannot boot a worker while others serve. */
+  degraded?: () => boolean
 }
 
 /** The cluster's own metric names start with this; an app metric under it would clash and is left out. */
@@ -58,6 +60,13 @@ export class ClusterMetrics {
         const workers = source.workers()
         for (const state of STATES) this.set({ state }, workers.filter((w) => w.state === state).length)
       }
+    })
+    // eslint-disable-next-line no-new -- registering is the side effect we want
+    new Gauge({
+      name: 'fastify_cluster_degraded',
+      help: '1 while a slot cannot boot a worker and the others serve',
+      registers,
+      collect () { this.set(source.degraded?.() === true ? 1 : 0) }
     })
     perWorker('fastify_cluster_worker_event_loop_delay_milliseconds', 'Mean event-loop delay over the last sample interval',
       (w) => w.lastHealth?.eventLoopDelay)
