@@ -11,6 +11,7 @@ import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo 
 import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
 import { preflightAppFile } from './app-preflight.js'
 import type { ClusterMetrics } from './metrics.js'
+import { AppMetricsCollector } from './app-metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
@@ -62,6 +63,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   readonly #reloader: RollingReload
   /** Only with a health server: prom-client and Fastify stay out of the primary otherwise. */
   #metrics: ClusterMetrics | null = null
+  #metricsLoading: Promise<ClusterMetrics> | null = null
+  readonly #appMetrics: AppMetricsCollector
   readonly #log: Logger
   readonly #options: ResolvedOptions
   readonly #closed: Promise<ClusterExit>
@@ -80,6 +83,16 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics?.recycles.inc({ reason: e.reason }) })
     this.on(ClusterEvents.WORKER_STUCK, () => { this.#metrics?.recycles.inc({ reason: 'stuck' }) })
     const supervisor = this.#supervisor
+    this.#appMetrics = new AppMetricsCollector({
+      targets: () => supervisor.workers().filter((w) => w.state === 'ready').map(({ id, pid, slot }) => ({ id, pid, slot })),
+      alive: () => new Set(supervisor.workers().map((w) => w.id)),
+      send: (id, message) => { supervisor.sendTo(id, message) },
+      timeout: options.metricsTimeout
+    })
+    // The app port's aggregate (plugin option clusterMetrics) has the app's metrics only: the cluster's name pids.
+    supervisor.onMetricsMessage = (id, message) => {
+      this.#appMetrics.receive(id, message, async (collection) => await (await this.#loadMetrics()).render(collection, false))
+    }
     this.#reloader = new RollingReload({
       get slotCount () { return supervisor.slotCount },
       isRunning: () => supervisor.phase === 'running',
@@ -94,6 +107,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     })
     // The health server outlives the workers (so /ready says 503 and /live 200 through the drain).
     this.#closed = this.#supervisor.closed.then(async (exit) => {
+      this.#appMetrics.close()
       this.#uninstallSignals()
       await this.#watcher?.close().catch(() => {})
       await this.#health?.close().catch(() => {})
@@ -145,10 +159,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   async #startHealthServer (port: number): Promise<void> {
     // Loaded on demand (in the same tick as begin(), before any worker event): Fastify and prom-client cost
     // the primary ~20 MB and ~100 ms at start, for nothing without a health server.
-    const { ClusterMetrics } = await import('./metrics.js')
+    const metrics = await this.#loadMetrics()
     const { startHealthServer } = await import('./health-server.js')
-    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), degraded: () => this.#supervisor.degraded })
-    this.#metrics = metrics
     try {
       const health = await startHealthServer({
         port,
@@ -159,7 +171,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
         workers: () => this.#supervisor.workers(),
         phase: () => this.#supervisor.phase,
         gaveUp: () => this.#supervisor.gaveUp,
-        degraded: () => this.#supervisor.degraded
+        degraded: () => this.#supervisor.degraded,
+        appMetrics: async () => await this.#appMetrics.collect()
       }, metrics, this.#log)
       this.#health = health
       // Closed while it was starting: close it too.
@@ -167,6 +180,15 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     } catch (err) {
       this.#supervisor.fail(err as Error, 'health-server')
     }
+  }
+
+  /** prom-client, on demand: for the health server, or the first worker serving the aggregate on the app port. */
+  async #loadMetrics (): Promise<ClusterMetrics> {
+    this.#metricsLoading ??= import('./metrics.js').then(({ ClusterMetrics }) => {
+      this.#metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), degraded: () => this.#supervisor.degraded, log: this.#log })
+      return this.#metrics
+    })
+    return await this.#metricsLoading
   }
 
   /** `--watch`: once every worker is ready, each burst of file changes becomes a rolling reload. */

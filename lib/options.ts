@@ -486,6 +486,18 @@ export const OPTIONS = {
     docs: { type: 'boolean', default: '`true` when `healthHost` is loopback (`localhost`, `127.*`, `::1`), else `false`' }
   }),
   /**
+   * Longest wait for the workers' own prom-client metrics when `/metrics` (or a worker's `clusterMetrics` route)
+   * aggregates them (10 ms to 60 s); a worker that has not answered by then is reported missing and the scrape
+   * answers. See docs/metrics.md.
+   * @default `"1s"`
+   */
+  metricsTimeout: option<Duration, number>({
+    parse: (value, name) => parseDuration(name, value, { min: 10, max: 60_000 }),
+    default: 1000,
+    cli: cli('metrics-timeout', "Longest wait for the workers' own metrics on /metrics; a worker past it is reported missing"),
+    docs: { type: DURATION, default: '`"1s"`' }
+  }),
+  /**
    * `/ready` answers 200 while at least this many workers are ready (1 to `workers`).
    * @default `1`
    */
