@@ -48,9 +48,14 @@ export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
 const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
 
 /** The primary: the pool, rolling reload, health server, metrics and signals, wired together. */
-class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
+export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
   readonly isPrimary = true
   readonly fastify = null
+  // The primary is also `fastify.cluster` when the plugin launched the cluster (PrimaryClusterView).
+  readonly isWorker = false
+  readonly workerId = null
+  readonly slot = null
+  readonly lastSample = null
   readonly #supervisor: Supervisor
   readonly #reloader: RollingReload
   /** Only with a health server: prom-client and Fastify stay out of the primary otherwise. */
@@ -95,15 +100,20 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   get ready (): Promise<void> { return this.#supervisor.ready }
   get closed (): Promise<ClusterExit> { return this.#closed }
   get healthPort (): number | null { return this.#health?.port ?? null }
+  /** True once shutdown started. */
+  get draining (): boolean { return this.#supervisor.phase === 'closing' || this.#supervisor.phase === 'closed' }
 
   /** Installs the signal handlers now, so a signal right after start() is already handled. */
   installSignals (): void {
     if (this.#options.signals) this.#uninstallSignals = this.#installSignals()
   }
 
-  /** Forks the workers and starts the health server. */
-  begin (): void {
-    void this.#listenPlan().then((plan) => { this.#supervisor.start(plan) },
+  /**
+   * Forks the workers and starts the health server. `appPort`: the port the app listens on when the app's own
+   * `listen()` started the cluster (the plugin's door); otherwise the inline app's `port` applies.
+   */
+  begin (appPort?: number): void {
+    void this.#listenPlan(appPort).then((plan) => { this.#supervisor.start(plan) },
       (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
     if (this.#options.appFile !== undefined) void this.#watch()
     const port = this.#options.healthPort
@@ -165,7 +175,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
    * Decides how workers bind, before the first fork: the scheduling policy, and with `reusePort` (where this Node
    * and platform support it) a concrete port for apps that ask for port 0.
    */
-  async #listenPlan (): Promise<ListenPlan> {
+  async #listenPlan (listenPort: number | undefined): Promise<ListenPlan> {
     const policyWarning = applySchedulingPolicy(this.#options.schedulingPolicy)
     if (policyWarning !== null) this.#log.warn({ event: 'cluster:scheduling-policy' }, policyWarning)
     if (!this.#options.reusePort) return {}
@@ -179,7 +189,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
       this.#log.warn({ event: 'cluster:reuse-port-migrate-off' },
         'net.ipv4.tcp_migrate_req is 0: connections still queued on a draining worker\'s socket are reset when it closes; set it to 1 for zero-loss reloads')
     }
-    const appPort = this.#options.app === undefined ? null : this.#options.port
+    const appPort = listenPort ?? (this.#options.app === undefined ? null : this.#options.port)
     return { reusePort: true, ...(appPort === null || appPort === 0 ? { listenPort: await reserveFreePort() } : {}) }
   }
 
@@ -284,20 +294,46 @@ class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandl
  */
 export function start (options: ClusterOptions, names?: OptionNames): ClusterHandle {
   if (cluster.isWorker) return startInWorker(options, names)
+  const primary = preparePrimary(options, names)
+  // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
+  primary.launch(undefined, true)
+  return primary.handle
+}
+
+/** A primary whose options are resolved and validated, with nothing forked yet. */
+export interface PreparedPrimary {
+  readonly handle: PrimaryHandle
+  /** Installs the signal handlers now and forks (on the next tick with `deferred`). Once. */
+  launch: (appPort?: number, deferred?: boolean) => void
+}
+
+/**
+ * The primary's setup shared by `start()` and the plugin's door (`register(clusterPlugin, { workers })`, see
+ * lib/plugin-primary.ts): the same checks and option resolver (a coded error before anything is forked), the
+ * same fork target. An inline app (or the plugin's door) makes workers run this script with its arguments.
+ */
+export function preparePrimary (options: ClusterOptions, names?: OptionNames): PreparedPrimary {
   if (process.env.NODE_UNIQUE_ID !== undefined) {
     throw new FST_CLUSTER_UNEXPECTED_WORKER_ENV(process.env.NODE_UNIQUE_ID)
   }
   const resolved = resolveOptions(options, names)
   const target = forkTarget(resolved, names)
   const handle = new PrimaryHandle(resolved, target)
-  handle.installSignals()
-  if (resolved.signals) {
-    // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
-    void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
+  let launched = false
+  return {
+    handle,
+    launch: (appPort, deferred = false) => {
+      if (launched) return
+      launched = true
+      handle.installSignals()
+      if (resolved.signals) {
+        // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
+        void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
+      }
+      if (deferred) process.nextTick(() => { handle.begin(appPort) })
+      else handle.begin(appPort)
+    }
   }
-  // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
-  process.nextTick(() => { handle.begin() })
-  return handle
 }
 
 function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTarget {

@@ -1,0 +1,116 @@
+import t from 'tap'
+import { join } from 'node:path'
+import net from 'node:net'
+import { once } from 'node:events'
+import http from 'node:http'
+import { ClusterProcess, FIXTURES, assertGone, request, waitUntil, type LogLine } from './helpers/cluster-process'
+
+const SCRIPTS = {
+  CommonJS: join(FIXTURES, 'plugin-launcher', 'server.cjs'),
+  ESM: join(FIXTURES, 'plugin-launcher', 'server.mjs')
+}
+
+function fixtureLines (cluster: ClusterProcess, step: string): LogLine[] {
+  return cluster.lines.filter((l) => l.fixture === 'plugin-launcher' && l.step === step)
+}
+
+async function pidsAnswering (port: number, want: number, host = '127.0.0.1'): Promise<Set<number>> {
+  const pids = new Set<number>()
+  const deadline = Date.now() + 15_000
+  while (pids.size < want && Date.now() < deadline) {
+    pids.add((JSON.parse((await get(host, port, '/')).body) as { pid: number }).pid)
+  }
+  return pids
+}
+
+async function get (host: string, port: number, path: string): Promise<{ status: number, body: string }> {
+  if (host === '127.0.0.1') return await request(port, path)
+  return await new Promise((resolve, reject) => {
+    http.get({ host, port, path, agent: false, timeout: 10_000 }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+    }).on('error', reject)
+  })
+}
+
+for (const [format, script] of Object.entries(SCRIPTS)) {
+  t.test(`${format} server.js with register(clusterPlugin, { workers: 3 }): run with node, it is a cluster`, async (t) => {
+    const cluster = ClusterProcess.node(t, [script], { env: { WORKERS: '3', PORT: '0' } })
+    const listening = await cluster.waitFor((l) => l.step === 'listening', 30_000, 'listen() to resolve in the primary')
+    const port = await cluster.ready()
+    t.equal(listening.pid, cluster.pid, 'listen() resolved in the primary')
+    t.equal(listening.address, `http://127.0.0.1:${port}`, 'listen() resolved with the address the workers serve')
+
+    const pids = await pidsAnswering(port, 3)
+    t.equal(pids.size, 3, 'three distinct worker pids answer')
+    t.notOk(pids.has(cluster.pid), 'the primary serves no request')
+    t.same([...pids].sort(), cluster.liveWorkerPids().sort(), 'the answering pids are the forked workers')
+    t.same(fixtureLines(cluster, 'once').map((l) => l.pid), [cluster.pid],
+      'code guarded by !app.cluster.isWorker ran once, in the primary, before any fork')
+    t.equal(fixtureLines(cluster, 'once')[0]?.isPrimary, true, 'app.cluster.isPrimary in the primary')
+
+    // A SIGKILLed worker is replaced.
+    const victim = [...pids][0] as number
+    process.kill(victim, 'SIGKILL')
+    const replacement = await cluster.waitForEvent('worker:ready', 20_000, (l) => !pids.has(l.pid as number))
+    await waitUntil(() => cluster.events('worker:exit').some((l) => l.pid === victim), 10_000, 'the killed worker\'s exit')
+    const after = await pidsAnswering(port, 3)
+    t.ok(after.has(replacement.pid as number), 'the replacement answers')
+    t.notOk(after.has(victim), 'the killed worker is gone')
+
+    // SIGTERM drains through every worker's onClose, then the primary's, and exits 0.
+    const live = cluster.liveWorkerPids()
+    cluster.child.kill('SIGTERM')
+    const exit = await cluster.exit(30_000)
+    t.same(exit, { code: 0, signal: null }, 'the primary exits 0')
+    const closes = fixtureLines(cluster, 'onClose')
+    t.same(closes.filter((l) => l.isPrimary !== true).map((l) => l.pid).sort(), live.sort(), 'every live worker ran its onClose')
+    t.same(closes.filter((l) => l.isPrimary === true).map((l) => l.pid), [cluster.pid], 'the primary\'s app closed too')
+    await assertGone(cluster.forkedPids(), 5000)
+  })
+}
+
+t.test('listening on localhost: both addresses are served by workers, never by the primary', async (t) => {
+  const cluster = ClusterProcess.node(t, [SCRIPTS.CommonJS], { env: { WORKERS: '2', PORT: '0', HOST: 'localhost' } })
+  const listening = await cluster.waitFor((l) => l.step === 'listening', 30_000, 'listen() to resolve')
+  const port = Number(new URL(listening.address as string).port)
+  t.ok(port > 0, 'a concrete port')
+  for (const host of ['127.0.0.1', '::1']) {
+    let pids: Set<number>
+    try {
+      pids = await pidsAnswering(port, 2, host)
+    } catch (err) {
+      if (host === '::1' && ['EADDRNOTAVAIL', 'ECONNREFUSED', 'EAFNOSUPPORT'].includes((err as { code?: string }).code ?? '')) continue
+      throw err
+    }
+    t.notOk(pids.has(cluster.pid), `the primary answers nothing on ${host}`)
+    t.ok([...pids].every((pid) => cluster.forkedPids().includes(pid)), `workers answer on ${host}`)
+  }
+  cluster.child.kill('SIGTERM')
+  t.equal((await cluster.exit(30_000)).code, 0)
+  await assertGone(cluster.forkedPids(), 5000)
+})
+
+t.test('a port already taken: listen() rejects with the cluster\'s coded error once no worker is left', async (t) => {
+  const blocker = net.createServer()
+  blocker.listen(0, '127.0.0.1')
+  await once(blocker, 'listening')
+  t.teardown(() => { blocker.close() })
+  const port = (blocker.address() as net.AddressInfo).port
+  const cluster = ClusterProcess.node(t, [SCRIPTS.ESM], { env: { WORKERS: '2', PORT: String(port) } })
+  const failed = await cluster.waitFor((l) => l.step === 'error' && l.pid === cluster.pid, 30_000, 'listen() to reject in the primary')
+  t.equal(failed.code, 'FST_CLUSTER_FATAL_BOOT')
+  t.match(failed.message, /EADDRINUSE/)
+  t.ok(cluster.forkedPids().length <= 2, `no retry loop (${cluster.forkedPids().length} forks)`)
+  t.equal((await cluster.exit(20_000)).code, 1)
+  await assertGone(cluster.forkedPids(), 5000)
+})
+
+t.test('the app defining the readiness route fails in the primary, before any fork, saying what to change', async (t) => {
+  const cluster = ClusterProcess.node(t, [join(FIXTURES, 'plugin-launcher', 'own-health-route.cjs')])
+  const line = await cluster.waitFor((l) => l.code !== undefined, 20_000, 'the error line')
+  t.equal(line.code, 'FST_CLUSTER_CONFLICTING_OPTIONS')
+  t.match(line.message, /GET \/health.*readinessPath/)
+  t.equal((await cluster.exit(10_000)).code, 1)
+  t.same(cluster.forkedPids(), [], 'nothing forked')
+})
