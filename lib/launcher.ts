@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import {
-  FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
+  FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_NO_ENTRY_SCRIPT, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
 import { createPrimaryLogger } from './logger.js'
@@ -338,8 +338,13 @@ export function preparePrimary (options: ClusterOptions, names?: OptionNames): P
 
 function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTarget {
   if (resolved.appFile === undefined) {
-    // Inline app: the workers run the same script with the same arguments.
-    return { exec: process.argv[1] ?? '', args: process.argv.slice(2), execArgv: process.execArgv }
+    // Inline app (or the plugin's door): the workers run the same script with the same arguments.
+    const script = process.argv[1]
+    const evaluated = process.execArgv.some((a) => /^(-[ep]{1,2}|--eval|--print)(=|$)/.test(a))
+    if (script === undefined || script === '' || script === '-' || evaluated) {
+      throw new FST_CLUSTER_NO_ENTRY_SCRIPT(evaluated ? 'node -e or --print' : 'the REPL or stdin')
+    }
+    return { exec: script, args: process.argv.slice(2), execArgv: process.execArgv }
   }
   const appPath = resolve(resolved.appFile)
   if (!existsSync(appPath)) {

@@ -174,3 +174,14 @@ t.test('an app registering with cluster options, run by the CLI: the CLI\'s opti
   await bad.waitFor(() => /workers must be a positive integer/.test(bad.stderr + bad.stdout), 30_000, 'the resolver\'s error for workers: 0')
   t.match(bad.stderr + bad.stdout, /workers must be a positive integer up to 1024 or "max", received 0/, 'start()\'s message, from the worker')
 })
+
+t.test('node -e has no script for workers to run: a coded error at register time, nothing forked', async (t) => {
+  const cluster = ClusterProcess.node(t, ['-e', `
+    const Fastify = require('fastify')
+    const clusterPlugin = require('./dist/lib/index.js')
+    Fastify().register(clusterPlugin, { workers: 2 }).ready().catch((err) => { console.log(JSON.stringify({ code: err.code })); process.exitCode = 1 })
+  `])
+  t.equal((await cluster.waitFor((l) => l.code !== undefined, 20_000, 'the error line')).code, 'FST_CLUSTER_NO_ENTRY_SCRIPT')
+  t.equal((await cluster.exit(10_000)).code, 1)
+  t.same(cluster.forkedPids(), [])
+})
