@@ -4,6 +4,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import http from 'node:http'
 import { ClusterProcess, FIXTURES, assertGone, request, waitUntil, type LogLine } from './helpers/cluster-process'
+import { listenersByPid } from './helpers/listening-sockets'
 
 const SCRIPTS = {
   CommonJS: join(FIXTURES, 'plugin-launcher', 'server.cjs'),
@@ -184,4 +185,24 @@ t.test('node -e has no script for workers to run: a coded error at register time
   t.equal((await cluster.waitFor((l) => l.code !== undefined, 20_000, 'the error line')).code, 'FST_CLUSTER_NO_ENTRY_SCRIPT')
   t.equal((await cluster.exit(10_000)).code, 1)
   t.same(cluster.forkedPids(), [])
+})
+
+t.test('reusePort through the plugin: one socket per worker where Node supports it, else the warning and the shared socket', async (t) => {
+  const cluster = ClusterProcess.node(t, [SCRIPTS.CommonJS], { env: { WORKERS: '2', PORT: '0', CLUSTER_OPTIONS: JSON.stringify({ reusePort: true }) } })
+  const listening = await cluster.waitFor((l) => l.step === 'listening', 30_000, 'listen() to resolve')
+  const port = Number(new URL(listening.address as string).port)
+  t.ok(port > 0, 'a concrete port, the same for every worker')
+  const workers = cluster.liveWorkerPids()
+  const held = listenersByPid(port, [cluster.pid, ...workers])
+  if (cluster.events('cluster:reuse-port-unavailable').length > 0) {
+    t.equal(held.get(cluster.pid)?.length, 1, `no reusePort in Node ${process.versions.node}: the primary holds the one shared socket`)
+  } else {
+    t.same(held.get(cluster.pid), [], 'the primary holds no listening socket')
+    for (const pid of workers) t.equal(held.get(pid)?.length, 1, `worker ${pid} holds its own socket`)
+  }
+  const pids = await pidsAnswering(port, 2)
+  t.same([...pids].sort(), [...workers].sort(), 'both workers answer')
+  cluster.child.kill('SIGTERM')
+  t.equal((await cluster.exit(30_000)).code, 0)
+  await assertGone(cluster.forkedPids(), 5000)
 })
