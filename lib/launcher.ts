@@ -1,6 +1,6 @@
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -8,13 +8,15 @@ import {
   FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_NO_ENTRY_SCRIPT, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
-import { createPrimaryLogger } from './logger.js'
+import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
+import { preflightAppFile } from './app-preflight.js'
 import type { ClusterMetrics } from './metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
+import { preflight } from './preflight.js'
 import { connectToPrimary } from '../plugin/channel.js'
 
 /** What `start()` returns, in the primary and (for an inline app) in each worker. */
@@ -67,10 +69,10 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
   #watcher: FileWatcher | null = null
   #uninstallSignals: () => void = () => {}
 
-  constructor (options: ResolvedOptions, target: ForkTarget) {
+  constructor (options: ResolvedOptions, target: ForkTarget, logFormat: PrimaryLogFormat = {}) {
     super()
     this.#options = options
-    this.#log = createPrimaryLogger(options.logger)
+    this.#log = createPrimaryLogger(options.logger, logFormat)
     this.#supervisor = new Supervisor(options, this.#log, target, this)
     this.on(ClusterEvents.WORKER_EXIT, (e) => { this.#metrics?.exits.inc({ reason: e.reason }) })
     this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics?.recycles.inc({ reason: e.reason }) })
@@ -109,10 +111,20 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
   }
 
   /**
-   * Forks the workers and starts the health server. `appPort`: the port the app listens on when the app's own
-   * `listen()` started the cluster (the plugin's door); otherwise the inline app's `port` applies.
+   * Runs the checks that need the network or /proc (nothing is forked if one fails), then starts. `listen`: where
+   * the app's own `listen()` binds, when it started the cluster (the plugin's door); otherwise the options' port
+   * and host apply.
    */
-  begin (appPort?: number): void {
+  begin (names: OptionNames = {}, listen?: PluginListen): void {
+    const options = listen === undefined
+      ? this.#options
+      : { ...this.#options, port: listen.port ?? 0, ...(listen.host === undefined ? {} : { host: listen.host }) }
+    void preflight(options, names, this.#log).then(() => { this.#begin(listen?.port) },
+      (err: Error) => { this.#supervisor.fail(err, 'preflight') })
+  }
+
+  /** Forks the workers and starts the health server. */
+  #begin (appPort: number | undefined): void {
     void this.#listenPlan(appPort).then((plan) => { this.#supervisor.start(plan) },
       (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
     if (this.#options.appFile !== undefined) void this.#watch()
@@ -300,11 +312,14 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
   return primary.handle
 }
 
+/** Where the app's own `listen()` binds, in the plugin's door (the options carry no port or host there). */
+export interface PluginListen { port?: number, host?: string }
+
 /** A primary whose options are resolved and validated, with nothing forked yet. */
 export interface PreparedPrimary {
   readonly handle: PrimaryHandle
   /** Installs the signal handlers now and forks (on the next tick with `deferred`). Once. */
-  launch: (appPort?: number, deferred?: boolean) => void
+  launch: (listen?: PluginListen, deferred?: boolean) => void
 }
 
 /**
@@ -318,11 +333,15 @@ export function preparePrimary (options: ClusterOptions, names?: OptionNames): P
   }
   const resolved = resolveOptions(options, names)
   const target = forkTarget(resolved, names)
-  const handle = new PrimaryHandle(resolved, target)
+  // Mistakes every worker would repeat fail here, once; -P makes the primary's lines pretty too.
+  const appArgs = target.fastifyArgs === undefined || resolved.appFile === undefined
+    ? null
+    : preflightAppFile(resolve(resolved.appFile), target.fastifyArgs, target.execArgv)
+  const handle = new PrimaryHandle(resolved, target, { pretty: appArgs?.prettyLogs === true })
   let launched = false
   return {
     handle,
-    launch: (appPort, deferred = false) => {
+    launch: (listen, deferred = false) => {
       if (launched) return
       launched = true
       handle.installSignals()
@@ -330,8 +349,8 @@ export function preparePrimary (options: ClusterOptions, names?: OptionNames): P
         // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
         void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
       }
-      if (deferred) process.nextTick(() => { handle.begin(appPort) })
-      else handle.begin(appPort)
+      if (deferred) process.nextTick(() => { handle.begin(names, listen) })
+      else handle.begin(names, listen)
     }
   }
 }
@@ -349,6 +368,9 @@ function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTa
   const appPath = resolve(resolved.appFile)
   if (!existsSync(appPath)) {
     throw new FST_CLUSTER_APP_NOT_FOUND(`${names.appFile ?? 'appFile'} "${resolved.appFile}" does not exist (resolved to ${appPath})`)
+  }
+  if (statSync(appPath).isDirectory()) {
+    throw new FST_CLUSTER_APP_NOT_FOUND(`${names.appFile ?? 'appFile'} must be a file, received "${resolved.appFile}", a directory (name the app file in it, e.g. ${join(resolved.appFile, 'app.js')})`)
   }
   // fastify-cli expects the file as the first positional, before any `--` plugin options.
   const args = [...resolved.fastifyArgs]

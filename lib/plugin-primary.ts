@@ -47,7 +47,7 @@ export function checkPluginClusterOptions (options: Record<string, unknown>): Cl
   return { ...options, app: scriptApp, port: 0 } as ClusterOptions
 }
 
-interface ListenArgs { port?: number | string, path?: string }
+interface ListenArgs { port?: number | string, host?: string, path?: string }
 
 /**
  * Prepares the cluster (validated now, nothing forked) and makes `fastify.listen()` launch it. Returns the
@@ -77,7 +77,7 @@ export function launchFromPlugin (fastify: FastifyInstance, options: Record<stri
       })
       return server
     }
-    primary.launch(opts.path === undefined && Number.isInteger(port) ? port : undefined)
+    primary.launch(opts.path === undefined && Number.isInteger(port) ? { port, ...(opts.host === undefined ? {} : { host: opts.host }) } : {})
     handle.ready.then(() => {
       address = toAddressInfo(handle.workers().find((w) => w.address !== null)?.address ?? null)
       listening = true
