@@ -11,41 +11,9 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { FST_CLUSTER_CONFLICTING_OPTIONS } from './errors.js'
 import { preparePrimary } from './launcher.js'
-import type { ClusterOptions } from './options.js'
+import { checkPluginClusterOptions } from '../plugin/cluster-options.js'
 import type { WorkerAddress } from './events.js'
 import type { PrimaryClusterView } from '../plugin/state.js'
-
-/** An inline app resolveOptions accepts, never run: in this door the workers run the user's own script. */
-function scriptApp (): never {
-  throw new Error('fastify-cluster: the plugin launcher runs the entry script in workers, not an inline app')
-}
-
-/** Options that describe the app, which the app's own code already sets in this door. */
-const APP_KEYS: Readonly<Record<string, string>> = {
-  app: 'the app is this script',
-  appFile: 'the app is this script',
-  fastifyArgs: 'the app is this script',
-  appOptions: 'the app is this script',
-  serverOptions: 'pass server options to Fastify()',
-  port: 'pass the port to listen()',
-  host: 'pass the host to listen()'
-}
-
-/**
- * Validates `options` with the same resolver and errors as `start()` (throws before anything is forked) and
- * returns what to fork with. Also used in workers, so a worker and its primary agree on what is valid.
- */
-export function checkPluginClusterOptions (options: Record<string, unknown>): ClusterOptions {
-  for (const key of Object.keys(options)) {
-    const where = APP_KEYS[key]
-    if (where !== undefined) {
-      throw new FST_CLUSTER_CONFLICTING_OPTIONS(`${key} is not a register(clusterPlugin) option: ${where}`)
-    }
-  }
-  // Port 0 keeps resolveOptions' checks that compare with the inline app's port (healthPort) out of the way:
-  // listen() checks the real port.
-  return { ...options, app: scriptApp, port: 0 } as ClusterOptions
-}
 
 interface ListenArgs { port?: number | string, host?: string, path?: string }
 

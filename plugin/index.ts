@@ -7,8 +7,7 @@ import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
 import { parseDuration, type Duration } from '../lib/units.js'
 import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
 import { describeValue, didYouMean } from '../lib/messages.js'
-import { DEFAULTS, resolveOptions, type ClusterOptions } from '../lib/options.js'
-import { checkPluginClusterOptions, launchFromPlugin } from '../lib/plugin-primary.js'
+import type { ClusterOptions } from '../lib/options.js'
 import { connectToPrimary } from './channel.js'
 import { addReadinessRoute } from './readiness-route.js'
 import { HealthReporter } from './reporter.js'
@@ -101,9 +100,9 @@ function clusterOptionsOf (opts: ClusterPluginOptions): Record<string, unknown> 
   return Object.fromEntries(entries)
 }
 
-/** The same validation (and errors) as in the primary, in a process that does not launch anything. */
-function checkClusterOptions (options: Record<string, unknown>): void {
-  resolveOptions(checkPluginClusterOptions(options), {}, process.env)
+/** The same validation (and errors) as in the primary; loaded only when a registration has cluster options. */
+async function checkClusterOptions (options: Record<string, unknown>): Promise<void> {
+  (await import('./cluster-options.js')).checkClusterOptions(options)
 }
 
 /**
@@ -142,7 +141,7 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
   if (fastify.hasDecorator('cluster') && existing !== undefined) {
     const ignored = clusterOptionsOf(opts)
     if (ignored !== null) {
-      checkClusterOptions(ignored)
+      await checkClusterOptions(ignored)
       // Registered again by the app in a worker of the CLI or start(): the launcher's options made this cluster.
       fastify.log.warn({ options: Object.keys(ignored) }, 'fastify-cluster: this worker was started by the fastify-cluster CLI or start(), whose options apply; the cluster options given to register() are ignored here')
     }
@@ -161,13 +160,16 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
   const channel = connectToPrimary()
   if (channel === null && !cluster.isWorker && clusterOptions !== null) {
     // The primary of a cluster this app launches: listen() forks the workers; this process serves nothing.
+    // Loaded here only: workers never load the launcher (it costs them ~150 ms and a few MB at boot).
+    const { launchFromPlugin } = await import('../lib/plugin-primary.js')
+    const { DEFAULTS } = await import('../lib/options.js')
     const view = launchFromPlugin(fastify, clusterOptions)
     fastify.decorate('cluster', { getter: () => view as ClusterDecorator })
     const path = clusterOptions.readinessPath
     guardReadinessPath(fastify, path === undefined ? DEFAULTS.readinessPath : path as string | false, false)
     return
   }
-  if (clusterOptions !== null) checkClusterOptions(clusterOptions)
+  if (clusterOptions !== null) await checkClusterOptions(clusterOptions)
   if (channel === null && !cluster.isWorker) {
     fastify.log.info('fastify-cluster: running in this one process; to run on every core, register it with ' +
       '{ workers: "max" } (listen() then forks the workers), or start the app with the fastify-cluster CLI')
