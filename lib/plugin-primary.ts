@@ -73,14 +73,14 @@ export function launchFromPlugin (fastify: FastifyInstance, options: Record<stri
     listening: { get: () => listening, configurable: true }
   })
 
-  // The cluster ended without app.close() (a signal, or it gave up): close the app in the primary too, so its
-  // onClose hooks run and nothing keeps the primary alive.
   // app.close() before ready() never reaches the raw server's close(): the cluster closes here then.
   fastify.addHook('onClose', async () => {
     closing = true
     await handle.close()
   })
-  // After a failed listen() has been reported (setImmediate), so the app's own error handling comes first.
+  // The cluster ended without app.close() (a signal, or it gave up): close the app in the primary too, so its
+  // onClose hooks run and nothing keeps the primary alive. After a failed listen() has been reported
+  // (setImmediate), so the app's own error handling comes first.
   void handle.closed.then(() => {
     setImmediate(() => { if (!closing) fastify.close().catch(() => {}) })
   })
