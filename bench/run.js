@@ -50,7 +50,7 @@ function positive (name, text, { integer = false } = {}) {
 }
 
 function subset (name, text, all) {
-  if (text === undefined) return all
+  if (text === undefined) return all.filter((x) => x.optIn !== true)
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '')
   const known = new Set(all.map((x) => x.name))
   const unknown = names.filter((n) => !known.has(n))

@@ -24,6 +24,7 @@ const BASELINE = 'node-cluster'
  * @property {string} title
  * @property {boolean} supervised  replaces stuck workers and does rolling reloads (fastify-cluster)
  * @property {boolean} multiWorker  runs N workers (false: one process)
+ * @property {boolean} [optIn]  runs only when named in --targets
  * @property {(o: { workers: number, port: number, flags: string[], cli: string }) => { args: string[], env?: object }} command
  */
 
@@ -62,6 +63,24 @@ const TARGETS = [
     multiWorker: true,
     command: ({ workers, port, flags, cli }) => ({
       args: [cli, 'start', '--workers', String(workers), '-p', String(port), '-a', HOST, '--reuse-port', ...flags, APP]
+    })
+  },
+  {
+    // The cost of the plugin's door against the CLI's: `--targets fastify-cluster,fastify-cluster-plugin`.
+    name: 'fastify-cluster-plugin',
+    title: 'fastify-cluster, register(clusterPlugin, { workers }) in the app\'s own server file',
+    supervised: true,
+    multiWorker: true,
+    optIn: true,
+    command: ({ workers, port, flags, cli }) => ({
+      args: [join(FIXTURES, 'plugin-launcher.js')],
+      env: {
+        BENCH_WORKERS: String(workers),
+        BENCH_PORT: String(port),
+        BENCH_HOST: HOST,
+        BENCH_PACKAGE_INDEX: join(cli, '..', 'index.js'),
+        BENCH_CLUSTER_FLAGS: JSON.stringify(flags)
+      }
     })
   }
 ]

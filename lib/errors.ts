@@ -56,6 +56,12 @@ export const FST_CLUSTER_UNEXPECTED_WORKER_ENV = createError<[string]>(
   'NODE_UNIQUE_ID is set to "%s" but this process was not forked by fastify-cluster; ' +
   'unset NODE_UNIQUE_ID before starting the launcher', 500, Error)
 
+/** Workers must run this process's script again (an inline app, or the plugin's door), and there is none. */
+export const FST_CLUSTER_NO_ENTRY_SCRIPT = createError<[string]>(
+  'FST_CLUSTER_NO_ENTRY_SCRIPT',
+  'workers run the same script as this process, and it has none (%s): start it from a file, e.g. node server.js',
+  500, Error)
+
 /** `start()` called a second time inside a worker. */
 export const FST_CLUSTER_ALREADY_STARTED = createError<[]>(
   'FST_CLUSTER_ALREADY_STARTED', 'start() was already called in this worker process', 500, Error)

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import {
-  FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
+  FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_NO_ENTRY_SCRIPT, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
 import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
@@ -56,9 +56,14 @@ const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
 const RELOAD_SIGNAL: NodeJS.Signals = 'SIGUSR2'
 
 /** The primary: the pool, rolling reload, health server, metrics and signals, wired together. */
-class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
+export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
   readonly isPrimary = true
   readonly fastify = null
+  // The primary is also `fastify.cluster` when the plugin launched the cluster (PrimaryClusterView).
+  readonly isWorker = false
+  readonly workerId = null
+  readonly slot = null
+  readonly lastSample = null
   readonly #supervisor: Supervisor
   readonly #reloader: RollingReload
   /** Only with a health server: prom-client and Fastify stay out of the primary otherwise. */
@@ -120,21 +125,30 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   get ready (): Promise<void> { return this.#supervisor.ready }
   get closed (): Promise<ClusterExit> { return this.#closed }
   get healthPort (): number | null { return this.#health?.port ?? null }
+  /** True once shutdown started. */
+  get draining (): boolean { return this.#supervisor.phase === 'closing' || this.#supervisor.phase === 'closed' }
 
   /** Installs the signal handlers now, so a signal right after start() is already handled. */
   installSignals (): void {
     if (this.#options.signals) this.#uninstallSignals = this.#installSignals()
   }
 
-  /** Runs the checks that need the network or /proc (nothing is forked if one fails), then starts. */
-  begin (names: OptionNames = {}): void {
-    void preflight(this.#options, names, this.#log).then(() => { this.#begin() },
+  /**
+   * Runs the checks that need the network or /proc (nothing is forked if one fails), then starts. `listen`: where
+   * the app's own `listen()` binds, when it started the cluster (the plugin's door); otherwise the options' port
+   * and host apply.
+   */
+  begin (names: OptionNames = {}, listen?: PluginListen): void {
+    const options = listen === undefined
+      ? this.#options
+      : { ...this.#options, port: listen.port ?? 0, ...(listen.host === undefined ? {} : { host: listen.host }) }
+    void preflight(options, names, this.#log).then(() => { this.#begin(listen?.port) },
       (err: Error) => { this.#supervisor.fail(err, 'preflight') })
   }
 
   /** Forks the workers and starts the health server. */
-  #begin (): void {
-    void this.#listenPlan().then((plan) => { this.#supervisor.start(plan) },
+  #begin (appPort: number | undefined): void {
+    void this.#listenPlan(appPort).then((plan) => { this.#supervisor.start(plan) },
       (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
     if (this.#options.appFile !== undefined) void this.#watch()
     const port = this.#options.healthPort
@@ -220,7 +234,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
    * Decides how workers bind, before the first fork: the scheduling policy, and with `reusePort` (where this Node
    * and platform support it) a concrete port for apps that ask for port 0.
    */
-  async #listenPlan (): Promise<ListenPlan> {
+  async #listenPlan (listenPort: number | undefined): Promise<ListenPlan> {
     const policyWarning = applySchedulingPolicy(this.#options.schedulingPolicy)
     if (policyWarning !== null) this.#log.warn({ event: 'cluster:scheduling-policy' }, policyWarning)
     if (!this.#options.reusePort) return {}
@@ -234,7 +248,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
       this.#log.warn({ event: 'cluster:reuse-port-migrate-off' },
         'net.ipv4.tcp_migrate_req is 0: connections still queued on a draining worker\'s socket are reset when it closes; set it to 1 for zero-loss reloads')
     }
-    const appPort = this.#options.app === undefined ? null : this.#options.port
+    const appPort = listenPort ?? (this.#options.app === undefined ? null : this.#options.port)
     return { reusePort: true, ...(appPort === null || appPort === 0 ? { listenPort: await reserveFreePort() } : {}) }
   }
 
@@ -352,6 +366,28 @@ class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandl
  */
 export function start (options: ClusterOptions, names?: OptionNames): ClusterHandle {
   if (cluster.isWorker) return startInWorker(options, names)
+  const primary = preparePrimary(options, names)
+  // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
+  primary.launch(undefined, true)
+  return primary.handle
+}
+
+/** Where the app's own `listen()` binds, in the plugin's door (the options carry no port or host there). */
+export interface PluginListen { port?: number, host?: string }
+
+/** A primary whose options are resolved and validated, with nothing forked yet. */
+export interface PreparedPrimary {
+  readonly handle: PrimaryHandle
+  /** Installs the signal handlers now and forks (on the next tick with `deferred`). Once. */
+  launch: (listen?: PluginListen, deferred?: boolean) => void
+}
+
+/**
+ * The primary's setup shared by `start()` and the plugin's door (`register(clusterPlugin, { workers })`, see
+ * lib/plugin-primary.ts): the same checks and option resolver (a coded error before anything is forked), the
+ * same fork target. An inline app (or the plugin's door) makes workers run this script with its arguments.
+ */
+export function preparePrimary (options: ClusterOptions, names?: OptionNames): PreparedPrimary {
   if (process.env.NODE_UNIQUE_ID !== undefined) {
     throw new FST_CLUSTER_UNEXPECTED_WORKER_ENV(process.env.NODE_UNIQUE_ID)
   }
@@ -362,20 +398,32 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
     ? null
     : preflightAppFile(resolve(resolved.appFile), target.fastifyArgs, target.execArgv)
   const handle = new PrimaryHandle(resolved, target, { pretty: appArgs?.prettyLogs === true })
-  handle.installSignals()
-  if (resolved.signals) {
-    // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
-    void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
+  let launched = false
+  return {
+    handle,
+    launch: (listen, deferred = false) => {
+      if (launched) return
+      launched = true
+      handle.installSignals()
+      if (resolved.signals) {
+        // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
+        void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
+      }
+      if (deferred) process.nextTick(() => { handle.begin(names, listen) })
+      else handle.begin(names, listen)
+    }
   }
-  // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
-  process.nextTick(() => { handle.begin(names) })
-  return handle
 }
 
 function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTarget {
   if (resolved.appFile === undefined) {
-    // Inline app: the workers run the same script with the same arguments.
-    return { exec: process.argv[1] ?? '', args: process.argv.slice(2), execArgv: process.execArgv }
+    // Inline app (or the plugin's door): the workers run the same script with the same arguments.
+    const script = process.argv[1]
+    const evaluated = process.execArgv.some((a) => /^(-[ep]{1,2}|--eval|--print)(=|$)/.test(a))
+    if (script === undefined || script === '' || script === '-' || evaluated) {
+      throw new FST_CLUSTER_NO_ENTRY_SCRIPT(evaluated ? 'node -e or --print' : 'the REPL or stdin')
+    }
+    return { exec: script, args: process.argv.slice(2), execArgv: process.execArgv }
   }
   const appPath = resolve(resolved.appFile)
   if (!existsSync(appPath)) {

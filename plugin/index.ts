@@ -1,21 +1,32 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import cluster from 'node:cluster'
 import inspector from 'node:inspector'
 import fp from 'fastify-plugin'
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
 import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
 import { parseDuration, type Duration } from '../lib/units.js'
-import { FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
+import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
 import { describeValue, didYouMean } from '../lib/messages.js'
+import type { ClusterOptions } from '../lib/options.js'
 import { connectToPrimary } from './channel.js'
+import { addReadinessRoute } from './readiness-route.js'
 import { HealthReporter } from './reporter.js'
 import { ClusterState, type ClusterDecorator } from './state.js'
 import { WorkerMetrics, addClusterMetricsRoute, validateMetricsOptions, type AppMetricsOptions } from './app-metrics.js'
 
-export type { ClusterDecorator } from './state.js'
+export type { ClusterDecorator, PrimaryClusterView, WorkerClusterView } from './state.js'
 export type { AppMetricsOptions, MetricsRegistry } from './app-metrics.js'
 
-/** Options of the worker-side plugin (`metricsRegistry` and `clusterMetrics`: see AppMetricsOptions). */
-export interface ClusterPluginOptions extends AppMetricsOptions {
+/** `start()` options that describe the app: with the plugin, the app's own code sets them. */
+type AppDescribingOption = 'app' | 'appFile' | 'fastifyArgs' | 'appOptions' | 'serverOptions' | 'port' | 'host'
+
+/**
+ * Options of the plugin. Any cluster option `start()` takes (except those describing the app: the app is this
+ * script, its port goes to `listen()`) makes `listen()` in a plain process launch the cluster: the workers run
+ * this same script. Without any, the plugin runs in this one process (degraded: no workers). `metricsRegistry`
+ * and `clusterMetrics`: see AppMetricsOptions.
+ */
+export interface ClusterPluginOptions extends Omit<ClusterOptions, AppDescribingOption>, AppMetricsOptions {
   /**
    * How often a health sample is taken and, in a worker, sent to the primary. In a worker forked by
    * fastify-cluster the primary's `sampleInterval` wins so both sides agree.
@@ -42,7 +53,10 @@ declare module 'fastify' {
   }
 }
 
-const KNOWN_KEYS = new Set(['sampleInterval', 'underPressure', 'healthCheck', 'metricsRegistry', 'clusterMetrics'])
+/** Keys only the plugin takes; every other key is a cluster option, resolved as start() resolves it. */
+const PLUGIN_ONLY_KEYS = new Set(['underPressure', 'healthCheck', 'metricsRegistry', 'clusterMetrics'])
+/** Registration options Fastify adds to what a plugin receives. */
+const FASTIFY_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 /** Per instance, not per module: the state of a registration lives with the Fastify instance it decorates. */
 const STATE = Symbol.for('fastify-cluster.state')
 /**
@@ -68,10 +82,9 @@ interface Internal { [STATE]?: Registration }
 
 function validate (opts: ClusterPluginOptions): void {
   for (const key of Object.keys(opts)) {
-    // Fastify adds its own registration options (prefix, logLevel, ...) to what a plugin receives.
-    if (!KNOWN_KEYS.has(key) && !['prefix', 'logLevel', 'logSerializers'].includes(key)) {
-      throw new FST_CLUSTER_UNKNOWN_OPTION(key, didYouMean(key, KNOWN_KEYS))
-    }
+    // A typo of a plugin-only key; anything else unknown is reported by the cluster options' resolver.
+    const hint = PLUGIN_ONLY_KEYS.has(key) || FASTIFY_KEYS.has(key) ? '' : didYouMean(key, PLUGIN_ONLY_KEYS)
+    if (hint !== '') throw new FST_CLUSTER_UNKNOWN_OPTION(key, hint)
   }
   if (opts.healthCheck !== undefined && typeof opts.healthCheck !== 'function') {
     throw new FST_CLUSTER_INVALID_OPTION('healthCheck', 'a function', describeValue(opts.healthCheck))
@@ -80,6 +93,39 @@ function validate (opts: ClusterPluginOptions): void {
     throw new FST_CLUSTER_INVALID_OPTION('underPressure', 'an object', describeValue(opts.underPressure))
   }
   validateMetricsOptions(opts)
+}
+
+/**
+ * The cluster options among the registration's (with `sampleInterval`, which both sides take), or `null` when
+ * there are none: `sampleInterval` alone keeps the plugin in this process, as it always did.
+ */
+function clusterOptionsOf (opts: ClusterPluginOptions): Record<string, unknown> | null {
+  const entries = Object.entries(opts).filter(([key]) => !PLUGIN_ONLY_KEYS.has(key) && !FASTIFY_KEYS.has(key))
+  if (entries.every(([key]) => key === 'sampleInterval')) return null
+  return Object.fromEntries(entries)
+}
+
+/** The same validation (and errors) as in the primary; loaded only when a registration has cluster options. */
+async function checkClusterOptions (options: Record<string, unknown>): Promise<void> {
+  (await import('./cluster-options.js')).checkClusterOptions(options)
+}
+
+/**
+ * The app defining the readiness route itself would be Fastify's duplicate-route error in every worker: fail at
+ * once, in the primary too (before any fork), saying what to change.
+ */
+function guardReadinessPath (fastify: FastifyInstance, path: string | false, addsRoute: boolean): void {
+  if (path === false) return
+  let ours = addsRoute
+  fastify.addHook('onRoute', (route) => {
+    const methods = [route.method].flat()
+    if (route.url !== path || !methods.includes('GET')) return
+    if (ours) {
+      ours = false
+      return
+    }
+    throw new FST_CLUSTER_CONFLICTING_OPTIONS(`the app defines GET ${path}, which is also readinessPath (the readiness route each worker adds): pass readinessPath: false or another path to register(clusterPlugin)`)
+  })
 }
 
 /** Registers under-pressure in this context (unless it is there already) and returns its accessors. */
@@ -98,6 +144,12 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
   const root = fastify as FastifyInstance & Internal
   const existing = root[STATE]
   if (fastify.hasDecorator('cluster') && existing !== undefined) {
+    const ignored = clusterOptionsOf(opts)
+    if (ignored !== null) {
+      await checkClusterOptions(ignored)
+      // Registered again by the app in a worker of the CLI or start(): the launcher's options made this cluster.
+      fastify.log.warn({ options: Object.keys(ignored) }, 'fastify-cluster: this worker was started by the fastify-cluster CLI or start(), whose options apply; the cluster options given to register() are ignored here')
+    }
     // Registered twice (the launcher does it, and so does the app): the app's health check and, while the
     // launcher has deferred it, the app's under-pressure thresholds apply; anything else was decided already.
     if (opts.healthCheck !== undefined) existing.setHealthCheck(opts.healthCheck)
@@ -111,7 +163,24 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     return
   }
 
+  const clusterOptions = clusterOptionsOf(opts)
   const channel = connectToPrimary()
+  if (channel === null && !cluster.isWorker && clusterOptions !== null) {
+    // The primary of a cluster this app launches: listen() forks the workers; this process serves nothing.
+    // Loaded here only: workers never load the launcher (it costs them ~150 ms and a few MB at boot).
+    const { launchFromPlugin } = await import('../lib/plugin-primary.js')
+    const { DEFAULTS } = await import('../lib/options.js')
+    const view = launchFromPlugin(fastify, clusterOptions)
+    fastify.decorate('cluster', { getter: () => view as ClusterDecorator })
+    const path = clusterOptions.readinessPath
+    guardReadinessPath(fastify, path === undefined ? DEFAULTS.readinessPath : path as string | false, false)
+    return
+  }
+  if (clusterOptions !== null) await checkClusterOptions(clusterOptions)
+  if (channel === null && !cluster.isWorker) {
+    fastify.log.info('fastify-cluster: running in this one process; to run on every core, register it with ' +
+      '{ workers: "max" } (listen() then forks the workers), or start the app with the fastify-cluster CLI')
+  }
   const interval = channel?.launch.sampleInterval ?? parseDuration('sampleInterval', opts.sampleInterval ?? 1000, { min: 10 })
   const state = new ClusterState(channel !== null, channel?.workerId ?? null, channel?.launch.slot ?? null)
   let healthCheck = opts.healthCheck
@@ -161,6 +230,14 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     reporter.stop()
     registration.metrics.stop()
   })
+
+  if (channel !== null && !deferred) {
+    // The first registration in a worker, and not the launcher's: this app launched the cluster itself.
+    const { adoptSelfLaunchedWorker } = await import('./self-launched-worker.js')
+    adoptSelfLaunchedWorker(fastify, channel)
+    guardReadinessPath(fastify, channel.launch.readinessPath, true)
+    if (channel.launch.readinessPath !== false) addReadinessRoute(fastify, channel.launch.readinessPath)
+  }
 }
 
 /**

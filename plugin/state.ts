@@ -1,7 +1,10 @@
+import type { ClusterHandle } from '../lib/launcher.js'
 import type { HealthSample } from '../lib/protocol.js'
 
-/** What a handler can know about the cluster, as `fastify.cluster`. */
-export interface ClusterDecorator {
+/** `fastify.cluster` in a worker or a plain process: what a handler can know about the cluster. */
+export interface WorkerClusterView {
+  /** False: this process serves requests (a worker, or a plain process). */
+  readonly isPrimary: false
   /** True when this process is a worker forked by fastify-cluster (false in a plain process). */
   readonly isWorker: boolean
   /** The `cluster` worker id, or `null` outside a fastify-cluster worker. */
@@ -14,8 +17,27 @@ export interface ClusterDecorator {
   readonly lastSample: HealthSample | null
 }
 
+/**
+ * `fastify.cluster` in the primary that `register(clusterPlugin, { workers })` launched: the handle `start()`
+ * returns (`workers()`, `reload()`, `close()`, `ready`, `closed`, events), with the per-process fields of a
+ * worker's view (no worker id, no slot, no sample: the primary serves no requests).
+ */
+export interface PrimaryClusterView extends ClusterHandle {
+  readonly isPrimary: true
+  readonly isWorker: false
+  readonly workerId: null
+  readonly slot: null
+  /** True once the cluster is shutting down. */
+  readonly draining: boolean
+  readonly lastSample: null
+}
+
+/** `fastify.cluster`: narrow on `isPrimary` to reach the primary's cluster handle. */
+export type ClusterDecorator = WorkerClusterView | PrimaryClusterView
+
 /** The mutable state behind the decorator; only the worker side of this package holds the setters. */
-export class ClusterState implements ClusterDecorator {
+export class ClusterState implements WorkerClusterView {
+  readonly isPrimary = false as const
   readonly isWorker: boolean
   readonly workerId: number | null
   readonly slot: number | null
@@ -34,7 +56,7 @@ export class ClusterState implements ClusterDecorator {
   markDraining (): void { this.#draining = true }
   recordSample (sample: HealthSample): void { this.#lastSample = sample }
 
-  toJSON (): ClusterDecorator {
-    return { isWorker: this.isWorker, workerId: this.workerId, slot: this.slot, draining: this.draining, lastSample: this.lastSample }
+  toJSON (): WorkerClusterView {
+    return { isPrimary: false, isWorker: this.isWorker, workerId: this.workerId, slot: this.slot, draining: this.draining, lastSample: this.lastSample }
   }
 }

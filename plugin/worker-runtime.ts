@@ -232,7 +232,7 @@ async function boot (lifecycle: WorkerLifecycle, build: () => Promise<Built>): P
  * With `reusePort`, this worker binds a socket of its own (Node then skips the primary's shared one), and an app
  * asking for port 0 gets the port the primary chose, so every worker serves the same one.
  */
-function bindOptions (listen: FastifyListenOptions, launch: WorkerLaunch): FastifyListenOptions {
+export function bindOptions (listen: FastifyListenOptions, launch: WorkerLaunch): FastifyListenOptions {
   if (launch.reusePort !== true || listen.path !== undefined) return listen
   const port = Number(listen.port ?? 0) === 0 && launch.listenPort !== undefined ? launch.listenPort : listen.port
   return { ...listen, port, reusePort: true } as FastifyListenOptions
