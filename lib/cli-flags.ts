@@ -80,6 +80,7 @@ export const CLUSTER_FLAGS: readonly FlagSpec[] = [
   { name: 'readiness-path', type: 'string', env: ['FASTIFY_READINESS_PATH'], default: '/health', option: 'readinessPath', description: 'Readiness route on the app port (503 while draining or under pressure); "false" disables it' },
   { name: 'reuse-port', type: 'boolean', env: ['FASTIFY_REUSE_PORT'], default: 'false', option: 'reusePort', description: 'Each worker binds its own socket (SO_REUSEPORT) and the kernel spreads connections; Node >= 22.12, Linux/FreeBSD' },
   { name: 'scheduling-policy', type: 'string', env: ['FASTIFY_SCHEDULING_POLICY'], default: "Node's (rr)", option: 'schedulingPolicy', description: 'Connection distribution without --reuse-port: rr (round-robin by the primary) or none (the OS decides)' },
+  { name: 'sticky', type: 'string', env: ['FASTIFY_STICKY'], default: 'off', option: 'sticky', description: 'Sticky sessions: the primary routes each connection by "ip" (client address), "header:<name>" or "cookie:<name>" of its first request (e.g. header:x-forwarded-for behind a proxy); not with --reuse-port' },
   { name: 'cluster-log-level', type: 'string', env: ['FASTIFY_CLUSTER_LOG_LEVEL'], default: 'info', option: 'logger', description: "Level of the primary's own log (pino JSON on stdout)" }
 ]
 

@@ -15,6 +15,7 @@ import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
+import type { StickyBalancer } from './sticky-balancer.js'
 import { connectToPrimary } from '../plugin/channel.js'
 
 /** What `start()` returns, in the primary and (for an inline app) in each worker. */
@@ -60,6 +61,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   readonly #closed: Promise<ClusterExit>
   #health: { port: number, close: () => Promise<void> } | null = null
   #watcher: FileWatcher | null = null
+  /** With `sticky`: the primary's own listener, routing each connection to a slot. */
+  #sticky: StickyBalancer | null = null
   #uninstallSignals: () => void = () => {}
 
   constructor (options: ResolvedOptions, target: ForkTarget) {
@@ -86,6 +89,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     // The health server outlives the workers (so /ready says 503 and /live 200 through the drain).
     this.#closed = this.#supervisor.closed.then(async (exit) => {
       this.#uninstallSignals()
+      this.#sticky?.close()
       await this.#watcher?.close().catch(() => {})
       await this.#health?.close().catch(() => {})
       return exit
@@ -168,6 +172,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   async #listenPlan (): Promise<ListenPlan> {
     const policyWarning = applySchedulingPolicy(this.#options.schedulingPolicy)
     if (policyWarning !== null) this.#log.warn({ event: 'cluster:scheduling-policy' }, policyWarning)
+    if (this.#options.sticky !== null) return { sticky: await this.#listenSticky(this.#options.sticky) }
     if (!this.#options.reusePort) return {}
     const support = reusePortSupport()
     if (!support.supported) {
@@ -181,6 +186,24 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     }
     const appPort = this.#options.app === undefined ? null : this.#options.port
     return { reusePort: true, ...(appPort === null || appPort === 0 ? { listenPort: await reserveFreePort() } : {}) }
+  }
+
+  /** Sticky sessions: the primary binds the app's address before the first fork; workers get its sockets. */
+  async #listenSticky (mode: NonNullable<ResolvedOptions['sticky']>): Promise<NonNullable<ListenPlan['sticky']>> {
+    const { StickyBalancer, appListenAddress } = await import('./sticky-balancer.js')
+    const { host, port } = await appListenAddress(this.#options)
+    const supervisor = this.#supervisor
+    const balancer = new StickyBalancer(mode, {
+      get slotCount () { return supervisor.slotCount },
+      slotWorker: (index) => supervisor.slotWorker(index)
+    }, this.#log)
+    this.#sticky = balancer
+    this.on(ClusterEvents.WORKER_READY, () => { balancer.workerReady() })
+    this.on(ClusterEvents.CLUSTER_SHUTDOWN, () => { balancer.shutdown(this.#options.drainDelay) })
+    const address = await balancer.listen(host, port)
+    // Closed while binding: nothing will be forked, so nothing else closes it.
+    if (supervisor.phase !== 'idle') balancer.close()
+    return address
   }
 
   close = async (): Promise<ClusterExit> => {

@@ -12,6 +12,7 @@ import type {
 import { MAX_TIMER_MS, parseDuration, parseInteger, parseSize, type Duration, type Size } from './units.js'
 import type { Breach, RecycleReason } from './recycle-policy.js'
 import type { ReloadResult } from './rolling-reload.js'
+import { parseSticky, type StickyMode, type StickySpec } from './sticky-key.js'
 
 /** Upper bound on `workers`: more is a typo, not a plan. */
 export const MAX_WORKERS = 1024
@@ -145,6 +146,13 @@ export interface ClusterOptions {
    * at the first fork. @default Node's: "rr", except on Windows, or `NODE_CLUSTER_SCHED_POLICY`
    */
   schedulingPolicy?: SchedulingPolicy
+  /**
+   * Sticky sessions: the primary listens on the app port and sends each new connection to the worker of one slot,
+   * chosen by `"ip"` (the client address), `"header:<name>"` (e.g. `"header:x-forwarded-for"` behind a proxy) or
+   * `"cookie:<name>"` of the connection's first request (its address when absent). A slot's replacement inherits
+   * its clients. Not with `reusePort` or a Unix socket. See docs/sticky-sessions.md. @default false
+   */
+  sticky?: StickySpec | false
   /** Install SIGTERM/SIGINT (graceful shutdown, a second one forces) and SIGHUP (rolling reload) handlers. @default true */
   signals?: boolean
   /** Primary logger: `true` (pino JSON on stdout, level info), pino options, a pino logger, or `false`. @default true */
@@ -200,6 +208,7 @@ export interface ResolvedOptions {
   readonly onReload: Hook<ReloadResult> | undefined
   readonly reusePort: boolean
   readonly schedulingPolicy: SchedulingPolicy | undefined
+  readonly sticky: StickyMode | null
   readonly signals: boolean
   readonly logger: boolean | LoggerOptions | Logger
   readonly onWorkerFork: Hook<WorkerForkEvent> | undefined
@@ -249,7 +258,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
   'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
   'recycleBudgetWindow', 'recycleOnHealthCheck', 'stuckDiagnostics', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
-  'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy'
+  'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy', 'sticky'
 ])
 
 /**
@@ -434,6 +443,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     onReload: hook(n('onReload'), given('onReload')),
     reusePort: bool(n('reusePort'), orDefault('reusePort')),
     schedulingPolicy: parseSchedulingPolicy(n('schedulingPolicy'), given('schedulingPolicy')),
+    sticky: parseSticky(n('sticky'), given('sticky')),
     signals: bool(n('signals'), orDefault('signals')),
     logger,
     onWorkerFork: hook(n('onWorkerFork'), given('onWorkerFork')),
@@ -449,6 +459,9 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
   if (resolved.healthPort !== undefined && resolved.healthPort !== 0 && resolved.app !== undefined &&
     resolved.healthPort === resolved.port) {
     throw new FST_CLUSTER_CONFLICTING_OPTIONS(`${n('healthPort')} and ${n('port')} are both ${resolved.port}: the health server needs its own port`)
+  }
+  if (resolved.sticky !== null && resolved.reusePort) {
+    throw new FST_CLUSTER_CONFLICTING_OPTIONS(`${n('sticky')} and ${n('reusePort')} cannot be used together: with sticky sessions the primary owns the listening socket`)
   }
   if (resolved.heartbeatTimeout < 2 * resolved.sampleInterval) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('heartbeatTimeout'),

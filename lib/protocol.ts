@@ -26,7 +26,12 @@ export const MessageTypes = {
   /** primary → worker: stop taking work, serve `delay` ms more, then close Fastify and exit. */
   DRAIN: 'drain',
   /** primary → worker: answer to `unlisten`. */
-  UNLISTEN_ACK: 'unlisten-ack'
+  UNLISTEN_ACK: 'unlisten-ack',
+  /**
+   * primary → worker, with a socket (sticky sessions): serve this connection; `head` (base64) holds the bytes the
+   * primary already read from it to find its key.
+   */
+  STICKY_CONNECTION: 'sticky-connection'
 } as const
 
 /** One health sample, taken by the worker every `sampleInterval`. */
@@ -56,9 +61,10 @@ export interface LeavingMessage { type: typeof MessageTypes.LEAVING }
 export interface UnlistenMessage { type: typeof MessageTypes.UNLISTEN }
 export interface DrainMessage { type: typeof MessageTypes.DRAIN, delay: number }
 export interface UnlistenAckMessage { type: typeof MessageTypes.UNLISTEN_ACK }
+export interface StickyConnectionMessage { type: typeof MessageTypes.STICKY_CONNECTION, head: Buffer | null }
 
 export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage | UnlistenMessage
-export type PrimaryMessage = DrainMessage | UnlistenAckMessage
+export type PrimaryMessage = DrainMessage | UnlistenAckMessage | StickyConnectionMessage
 
 /** What parsing a message gave: ours and valid, ours and invalid (with why), or not ours. */
 export type Parsed<M> =
@@ -96,6 +102,17 @@ export function buildUnlistenAck (): Envelope {
 export function buildDrain (delay: number): Envelope {
   return envelope(MessageTypes.DRAIN, { delay })
 }
+/** Sent with the socket as the handle; base64 because the channel is JSON. */
+export function buildStickyConnection (head: Buffer | null): Envelope {
+  return envelope(MessageTypes.STICKY_CONNECTION, head === null || head.length === 0 ? {} : { head: head.toString('base64') })
+}
+
+/**
+ * Largest `head` a sticky-connection message carries, as base64: the primary stops reading at 16 KiB, but one read
+ * may bring up to 64 KiB more.
+ */
+const MAX_STICKY_HEAD = 4 * Math.ceil((80 * 1024) / 3)
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 class Invalid extends Error {}
 
@@ -200,6 +217,12 @@ export function parsePrimaryMessage (raw: unknown): Parsed<PrimaryMessage> {
       return { kind: 'ok', message: { type, delay: number(body, 'delay', 0, 2 ** 31 - 1) } }
     }
     if (type === MessageTypes.UNLISTEN_ACK) return { kind: 'ok', message: { type } }
+    if (type === MessageTypes.STICKY_CONNECTION) {
+      const head = field(body, 'head')
+      if (head === undefined) return { kind: 'ok', message: { type, head: null } }
+      if (typeof head !== 'string' || head.length > MAX_STICKY_HEAD || !BASE64.test(head)) throw new Invalid('head is not short base64')
+      return { kind: 'ok', message: { type, head: Buffer.from(head, 'base64') } }
+    }
     return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
   } catch (err) {
     if (err instanceof Invalid) return { kind: 'invalid', reason: `${type}: ${err.message}` }
@@ -228,6 +251,11 @@ export interface WorkerLaunch {
   listenPort?: number
   /** Open the inspector on 127.0.0.1 at boot and report its URL, for stuck-worker diagnostics. */
   inspect?: boolean
+  /**
+   * Sticky sessions: the primary listens at this address and sends each connection; the worker does not listen
+   * and reports this address as its own.
+   */
+  sticky?: { address: string, port: number, family: string }
 }
 
 export function encodeLaunch (launch: WorkerLaunch): string {
@@ -247,7 +275,9 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     typeof value.drainDelay !== 'number') return null
   const readinessPath = value.readinessPath
   if (readinessPath !== false && typeof readinessPath !== 'string') return null
-  const { reusePort, listenPort, inspect } = value
+  const { reusePort, listenPort, inspect, sticky } = value
+  if (sticky !== undefined && !(isPlainObject(sticky) && typeof sticky.address === 'string' &&
+    typeof sticky.family === 'string' && Number.isInteger(sticky.port))) return null
   if (reusePort !== undefined && typeof reusePort !== 'boolean') return null
   if (inspect !== undefined && typeof inspect !== 'boolean') return null
   if (listenPort !== undefined && !(Number.isInteger(listenPort) && (listenPort as number) > 0 && (listenPort as number) <= 65535)) return null
@@ -260,6 +290,7 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     ...(args === undefined ? {} : { fastifyArgs: args as string[] }),
     ...(reusePort === true ? { reusePort } : {}),
     ...(listenPort === undefined ? {} : { listenPort: listenPort as number }),
-    ...(inspect === true ? { inspect } : {})
+    ...(inspect === true ? { inspect } : {}),
+    ...(sticky === undefined ? {} : { sticky: { address: sticky.address as string, port: sticky.port as number, family: sticky.family as string } })
   }
 }

@@ -29,7 +29,7 @@ export interface ForkTarget {
 const STACK_TIMEOUT_MS = 1000
 
 /** How workers bind: the launch contract's fields for it (see connection-distribution). */
-export type ListenPlan = Pick<WorkerLaunch, 'reusePort' | 'listenPort'>
+export type ListenPlan = Pick<WorkerLaunch, 'reusePort' | 'listenPort' | 'sticky'>
 
 /** Injectable for tests: time and randomness. */
 export interface SupervisorClock {
@@ -208,6 +208,12 @@ export class Supervisor {
   }
 
   get slotCount (): number { return this.#slots.length }
+
+  /** Slot `index`'s worker and its state, for the sticky balancer (a successor appears here once promoted). */
+  slotWorker (index: number): { worker: Worker, state: WorkerState } | null {
+    const w = this.#slots[index]?.current ?? null
+    return w === null ? null : { worker: w.worker, state: w.state }
+  }
 
   /**
    * Replaces one slot's worker, surge first: fork the successor, wait until it is ready, then the old worker
@@ -737,7 +743,8 @@ export class Supervisor {
   }
 
   #giveUp (error: Error, reason: string): void {
-    if (this.#phase !== 'running') return
+    // 'idle': the listen plan failed before the first fork (the sticky balancer's port is taken).
+    if (this.#phase !== 'running' && this.#phase !== 'idle') return
     this.#outcome = { code: 1, reason, forced: false, error }
     this.#log.fatal({ event: ClusterEvents.CLUSTER_GIVE_UP, reason, err: error }, error.message)
     this.#emit(ClusterEvents.CLUSTER_GIVE_UP, { error })

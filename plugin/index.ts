@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import inspector from 'node:inspector'
 import fp from 'fastify-plugin'
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
-import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
+import { buildHealth, buildReady, type HealthSample, type ReadyMessage } from '../lib/protocol.js'
 import { parseDuration, type Duration } from '../lib/units.js'
 import { FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
 import { describeValue, didYouMean } from '../lib/messages.js'
@@ -60,6 +60,8 @@ interface Registration {
   setHealthCheck: (fn: NonNullable<ClusterPluginOptions['healthCheck']>) => void
   pressure: Pressure | null
   interval: number
+  /** Tells the primary this worker is ready at `address` (on listen; the sticky runtime calls it itself). */
+  announce: (address: ReadyMessage['address']) => void
 }
 interface Internal { [STATE]?: Registration }
 
@@ -114,7 +116,8 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     state,
     setHealthCheck: (fn) => { healthCheck = healthCheck ?? fn },
     pressure: deferred ? null : await registerPressure(fastify, interval, opts.underPressure),
-    interval
+    interval,
+    announce: () => {}
   }
   fastify.decorate('cluster', { getter: () => state })
   Object.defineProperty(root, STATE, { value: registration })
@@ -137,15 +140,17 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
   })
 
   fastify.addHook('onReady', async () => { reporter.start() })
-  fastify.addHook('onListen', async () => {
+  registration.announce = (address) => {
     if (channel === null) return
-    const raw = fastify.server.address()
-    const address = typeof raw === 'string' || raw === null
-      ? { address: String(raw), port: 0, family: 'unix' }
-      : { address: raw.address, port: raw.port, family: raw.family }
     const sample = reporter.sample()
     state.recordSample(sample)
     channel.send(buildReady(address, sample, channel.launch.inspect === true ? inspector.url() : undefined))
+  }
+  fastify.addHook('onListen', async () => {
+    const raw = fastify.server.address()
+    registration.announce(typeof raw === 'string' || raw === null
+      ? { address: String(raw), port: 0, family: 'unix' }
+      : { address: raw.address, port: raw.port, family: raw.family })
   })
   fastify.addHook('onClose', async () => { reporter.stop() })
 }
@@ -164,6 +169,11 @@ export const finishClusterSetup = fp(async function finishClusterSetup (fastify:
 /** Internal: this process's under-pressure verdict, wherever under-pressure was registered. */
 export function isUnderPressure (fastify: FastifyInstance): boolean {
   return (fastify as FastifyInstance & Internal)[STATE]?.pressure?.isUnderPressure() ?? false
+}
+
+/** Internal, for the sticky runtime (which never listens): report ready at the primary's address. */
+export function announceReady (fastify: FastifyInstance, address: ReadyMessage['address']): void {
+  (fastify as FastifyInstance & Internal)[STATE]?.announce(address)
 }
 
 /** Internal: the state object behind `fastify.cluster`, for the worker runtime to mark draining. */

@@ -16,7 +16,8 @@ import {
 import { describeValue } from '../lib/messages.js'
 import { MessageTypes, buildBootError, buildLeaving, buildUnlisten, type WorkerLaunch } from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
-import { DEFER_UNDER_PRESSURE, clusterStateOf, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
+import { DEFER_UNDER_PRESSURE, announceReady, clusterStateOf, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
+import { StickyReceiver } from './sticky-receiver.js'
 import { addReadinessRoute } from './readiness-route.js'
 
 interface Built {
@@ -54,6 +55,8 @@ export class WorkerLifecycle {
   #fastify: FastifyInstance | null = null
   #drainRequested: number | null = null
   #draining = false
+  /** Sticky sessions: connections come from the primary, not from a listening socket. */
+  #sticky: StickyReceiver | null = null
   readonly #cleanups: Array<() => void> = []
 
   constructor (channel: PrimaryChannel) {
@@ -93,8 +96,9 @@ export class WorkerLifecycle {
   get drainPending (): boolean { return this.#drainRequested !== null }
 
   /** Hands over the listening app (SIGTERM drains it from now on); a drain requested while booting starts now. */
-  attach (fastify: FastifyInstance): void {
+  attach (fastify: FastifyInstance, sticky: StickyReceiver | null = null): void {
     this.#fastify = fastify
+    this.#sticky = sticky
     if (this.#drainRequested !== null) this.drain(this.#drainRequested)
   }
 
@@ -134,8 +138,13 @@ export class WorkerLifecycle {
       net.Server.prototype.close.call(server)
       await this.#unlisten()
       await settle(server, SETTLE_MS)
+    } else if (this.#sticky !== null) {
+      // The primary stops sending connections here at `unlisten`; keep-alive clients then move on as above.
+      await this.#unlisten()
+      await this.#sticky.settle(SETTLE_MS)
     }
     await fastify.close()
+    this.#sticky?.close()
   }
 
   /**
@@ -181,8 +190,16 @@ async function boot (lifecycle: WorkerLifecycle, build: () => Promise<Built>): P
       lifecycle.attach(built.fastify)
       return built.fastify
     }
-    await built.fastify.listen(bindOptions(built.listen, lifecycle.launch))
-    lifecycle.attach(built.fastify)
+    const sticky = lifecycle.launch.sticky
+    if (sticky === undefined) {
+      await built.fastify.listen(bindOptions(built.listen, lifecycle.launch))
+      lifecycle.attach(built.fastify)
+    } else {
+      // Sticky sessions: the primary listens; this worker serves the connections it sends (onListen hooks do not run).
+      await built.fastify.ready()
+      lifecycle.attach(built.fastify, new StickyReceiver(built.fastify.server))
+      announceReady(built.fastify, sticky)
+    }
   } catch (err) {
     lifecycle.fail(err)
     throw err
