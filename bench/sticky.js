@@ -7,6 +7,9 @@
  *
  *   npm run build && node bench/sticky.js [--rounds 3] [--duration 5] [--connections 100] [--workers N]
  *
+ * Besides req/s it reports CPU time per request (primary, and primary + workers), from /proc: on a busy machine
+ * req/s swings with the neighbours' load, CPU per request much less.
+ *
  * Clients must differ for sticky routing to spread them: every connection of the load comes from its own loopback
  * address (127.0.1.1 upwards; Linux routes the whole 127.0.0.0/8 to lo), and in header mode each request carries
  * its own X-Forwarded-For, so the first request of each connection decides its worker. The default target gets the
@@ -18,6 +21,7 @@ const { availableParallelism } = require('node:os')
 const { join } = require('node:path')
 const { parseArgs } = require('node:util')
 const autocannon = require('autocannon')
+const { cpuSeconds } = require('./proc')
 const { median, ratio, summarize } = require('./stats')
 const { HOST, ROOT, cliPath, startTarget } = require('./targets')
 
@@ -83,7 +87,7 @@ async function load (url, close, duration) {
 
 async function main () {
   const results = {}
-  for (const t of TARGETS) results[t.name] = { keepalive: [], close: [], failed: 0 }
+  for (const t of TARGETS) results[t.name] = { keepalive: [], close: [], keepaliveCpu: [], closeCpu: [], keepaliveAllCpu: [], closeAllCpu: [], failed: 0 }
   for (let round = 0; round < ROUNDS; round++) {
     const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length])
     for (const target of order) {
@@ -91,8 +95,14 @@ async function main () {
       try {
         for (const [scenario, close] of [['keepalive', false], ['close', true]]) {
           if (WARMUP > 0) await load(`${running.url}/`, close, WARMUP)
+          const pids = [running.primaryPid, ...running.liveWorkerPids()]
+          const before = pids.map(cpuSeconds)
           const r = await load(`${running.url}/`, close, DURATION)
+          const used = pids.map((pid, i) => (cpuSeconds(pid) ?? NaN) - (before[i] ?? NaN))
+          const requests = r.rps * DURATION
           results[target.name][scenario].push(r.rps)
+          results[target.name][`${scenario}Cpu`].push(used[0] / requests * 1e6)
+          results[target.name][`${scenario}AllCpu`].push(used.reduce((a, b) => a + b, 0) / requests * 1e6)
           results[target.name].failed += r.failed
           process.stderr.write(`round ${round + 1} ${target.name} ${scenario}: ${r.rps.toFixed(0)} req/s, ${r.failed} failed\n`)
         }
@@ -107,15 +117,25 @@ async function main () {
       const values = results[t.name][scenario]
       const s = summarize(values)
       const ratios = values.map((v, i) => ratio(v, results[BASELINE][scenario][i]))
-      rows.push({ target: t.name, scenario, median: s.median, min: s.min, max: s.max, ratio: median(ratios), failed: results[t.name].failed })
+      rows.push({
+        target: t.name,
+        scenario,
+        median: s.median,
+        min: s.min,
+        max: s.max,
+        ratio: median(ratios),
+        primaryUs: median(results[t.name][`${scenario}Cpu`]),
+        allUs: median(results[t.name][`${scenario}AllCpu`]),
+        failed: results[t.name].failed
+      })
     }
   }
   const table = [
     `Sticky sessions cost: ${WORKERS} workers, ${CONNECTIONS} connections, ${DURATION} s per load, ${ROUNDS} rounds, Node ${process.versions.node}`,
     '',
-    '| target | scenario | req/s (median) | min-max | ratio to round-robin | failed (all loads) |',
-    '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.target} | ${r.scenario} | ${r.median?.toFixed(0)} | ${r.min?.toFixed(0)}-${r.max?.toFixed(0)} | ${r.ratio?.toFixed(2)}x | ${r.failed} |`)
+    '| target | scenario | req/s (median) | min-max | ratio to round-robin | primary CPU µs/req | all CPU µs/req | failed (all loads) |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.target} | ${r.scenario} | ${r.median?.toFixed(0)} | ${r.min?.toFixed(0)}-${r.max?.toFixed(0)} | ${r.ratio?.toFixed(2)}x | ${r.primaryUs?.toFixed(0)} | ${r.allUs?.toFixed(0)} | ${r.failed} |`)
   ].join('\n')
   process.stdout.write(table + '\n')
   const dir = join(__dirname, 'results')

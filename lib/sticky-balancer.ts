@@ -186,6 +186,13 @@ export class StickyBalancer {
       // Anything that arrived after the last 'data' is in the stream's buffer: it goes with the socket too.
       socket.pause()
       for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) chunks.push(chunk)
+      // Stop the primary's reads before the hand-off: pause() alone keeps the handle reading, and bytes read after
+      // it (a request body sent later) would go to a handle that is about to close. The kernel keeps them for the worker.
+      const handle = (socket as net.Socket & { _handle: { reading?: boolean, readStop?: () => number } | null })._handle
+      if (handle?.readStop !== undefined) {
+        handle.reading = false
+        handle.readStop()
+      }
       this.#route(socket, verdict.key ?? address, Buffer.concat(chunks), 0)
     }
     const onData = (chunk: Buffer): void => {

@@ -73,6 +73,34 @@ t.test('--sticky header mode: silent, garbage and half-sent clients are closed w
   t.equal(cluster.events('worker:exit').length, 0)
   const after = await get(port, '203.0.113.1')
   t.equal(after.status, 200, 'still serving afterwards')
+
+  // The primary decides as soon as the X-Forwarded-For line is complete; the rest of the request comes 300 ms
+  // later. Those later bytes must reach the worker (lost, the request would never end and never be answered).
+  const late = await new Promise<string>((resolve, reject) => {
+    let received = ''
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      s.write('GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.9\r\n')
+      setTimeout(() => { s.write('Host: a\r\nConnection: close\r\n\r\n') }, 300)
+    })
+    s.setTimeout(10_000, () => { s.destroy(new Error('no answer: bytes sent after the peek were lost')) })
+    s.setEncoding('utf8').on('data', (c: string) => { received += c })
+    s.on('end', () => { resolve(received) })
+    s.on('error', reject)
+  })
+  t.match(late, /^HTTP\/1\.1 200 /, 'bytes sent after the primary decided reach the worker')
+  // The same with the rest following at once, while the hand-off is in flight: 40 connections.
+  const quick = await Promise.all(Array.from({ length: 40 }, async (_, i) => await new Promise<string>((resolve, reject) => {
+    let received = ''
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      s.write(`GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.${i}\r\n`)
+      setImmediate(() => { s.write('Host: a\r\nConnection: close\r\n\r\n') })
+    })
+    s.setTimeout(10_000, () => { s.destroy(new Error('no answer: bytes sent during the hand-off were lost')) })
+    s.setEncoding('utf8').on('data', (c: string) => { received += c })
+    s.on('end', () => { resolve(received) })
+    s.on('error', reject)
+  })))
+  t.equal(quick.filter((r) => r.startsWith('HTTP/1.1 200 ')).length, 40, 'bytes sent during the hand-off reach the worker')
   cluster.child.kill('SIGTERM')
   t.equal((await cluster.exit(20_000)).code, 0)
 })
