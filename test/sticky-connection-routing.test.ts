@@ -1,6 +1,7 @@
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
+import { join } from 'node:path'
 import { ClusterProcess, FIXTURES } from './helpers/cluster-process'
 
 const app = `${FIXTURES}/healthy.js`
@@ -170,4 +171,30 @@ t.test('--sticky ip: shutdown keeps accepting through drainDelay, finishes reque
   t.equal(exit.code, 1)
   t.match(second.stderr, /FST_CLUSTER_STICKY_LISTEN: sticky sessions: the primary cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/)
   t.equal(second.forkedPids().length, 0, 'no worker forked')
+})
+
+t.test('--sticky with an inline app (start({ app, sticky })), and with an app on a Unix socket (a coded error, nothing forked)', async (t) => {
+  const run = ClusterProcess.node(t, [join(FIXTURES, 'sticky-inline.js')])
+  const ready = await run.waitFor((l) => l.fixture === 'sticky-inline' && l.step === 'ready', 30_000, 'the inline sticky cluster ready')
+  const port = ready.port as number
+  const from = async (address: string): Promise<{ pid: number, address: string }> => await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false, localAddress: address }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => { resolve(JSON.parse(body) as { pid: number, address: string }) })
+    }).on('error', reject)
+  })
+  const answers = await Promise.all(Array.from({ length: 12 }, async (_, i) => await from(`127.0.2.${i + 1}`)))
+  t.ok(answers.every((a, i) => a.address === `127.0.2.${i + 1}`), 'the workers see each client\'s own address')
+  t.equal(new Set(answers.map((a) => a.pid)).size, 2, 'both workers serve')
+  const again = await Promise.all(Array.from({ length: 12 }, async (_, i) => await from(`127.0.2.${i + 1}`)))
+  t.same(again.map((a) => a.pid), answers.map((a) => a.pid), 'each address sticks to its worker')
+  run.child.kill('SIGTERM')
+  const closed = await run.waitFor((l) => l.fixture === 'sticky-inline' && l.step === 'closed', 20_000, 'closed')
+  t.equal(closed.listenersLeft, 0, 'the balancer removed its cluster listener')
+
+  const socket = join(require('node:os').tmpdir(), `fastify-cluster-sticky-${process.pid}.sock`)
+  const onSocket = ClusterProcess.cli(t, ['start', '--workers', '2', '-s', socket, '--sticky', 'ip', `${FIXTURES}/healthy.js`])
+  t.equal((await onSocket.exit(15_000)).code, 1)
+  t.match(onSocket.stderr, /FST_CLUSTER_CONFLICTING_OPTIONS: sticky sessions route by client address and need a TCP port/)
+  t.equal(onSocket.forkedPids().length, 0, 'no worker forked')
 })
