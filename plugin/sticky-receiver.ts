@@ -27,7 +27,14 @@ export class StickyReceiver {
       if (parsed.kind !== 'foreign') handle.destroy()
       return
     }
-    const socket = handle
+    const socket = handle as net.Socket & { server: net.Server | null, _server: net.Server | null }
+    // Count it as the server's own, as net does for an accepted socket: server.close() (fastify.close()) then
+    // waits for it, so a drain never exits under a request in flight. Without this the server, never listening,
+    // reports closed at once.
+    const server = this.#server as Server & { _connections: number }
+    server._connections++
+    socket.server = server
+    socket._server = server
     this.#sockets.add(socket)
     socket.once('close', () => { this.#sockets.delete(socket) })
     // The request's first bytes were read by the primary: put them back before HTTP parses anything.
