@@ -35,7 +35,8 @@ export async function startHealthServer (settings: HealthServerSettings, source:
       maxHeaderSize: 8192, requestTimeout: 5000, headersTimeout: 5000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000
     }, handler),
     bodyLimit: 1024,
-    maxParamLength: 100,
+    // Router settings go under routerOptions since Fastify 5.x (the top-level key warns FSTDEP022).
+    routerOptions: { maxParamLength: 100 },
     return503OnClosing: true,
     // At the very end of a shutdown nothing on this port is worth waiting for.
     forceCloseConnections: true

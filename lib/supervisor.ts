@@ -743,7 +743,7 @@ export class Supervisor {
   }
 
   #giveUp (error: Error, reason: string): void {
-    // 'idle': the listen plan failed before the first fork (the sticky balancer's port is taken).
+    // 'idle': a check before the first fork failed (fail() from the launcher); nothing to stop, just close.
     if (this.#phase !== 'running' && this.#phase !== 'idle') return
     this.#outcome = { code: 1, reason, forced: false, error }
     this.#log.fatal({ event: ClusterEvents.CLUSTER_GIVE_UP, reason, err: error }, error.message)

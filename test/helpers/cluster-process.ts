@@ -20,6 +20,14 @@ export interface LogLine {
   [key: string]: unknown
 }
 
+/**
+ * A primary's log line read as the event it records: in the line pino's `pid` is the primary's and the worker's is
+ * `workerPid`; events carry the worker's as `pid`, so tests follow a worker by `pid` either way.
+ */
+function asEvent (line: LogLine): LogLine {
+  return typeof line.workerPid === 'number' ? { ...line, pid: line.workerPid, primaryPid: line.pid } : line
+}
+
 interface Test {
   teardown: (fn: () => void | Promise<void>) => void
 }
@@ -71,7 +79,7 @@ export class ClusterProcess {
         buffer = buffer.slice(nl + 1)
         try {
           const parsed = JSON.parse(text) as LogLine
-          if (typeof parsed === 'object' && parsed !== null) this.lines.push(parsed)
+          if (typeof parsed === 'object' && parsed !== null) this.lines.push(asEvent(parsed))
         } catch {}
       }
       for (const w of this.#waiters) w()
