@@ -7,12 +7,25 @@ import type { Server } from 'node:http'
 import net from 'node:net'
 import { MessageTypes, parsePrimaryMessage } from '../lib/protocol.js'
 
+type CountedServer = Server & { _connections: number, _emitCloseIfDrained: () => void }
+
 export class StickyReceiver {
-  readonly #server: Server
+  readonly #server: CountedServer
   readonly #sockets = new Set<net.Socket>()
+  readonly #close: Server['close']
+  /** The server's close() was called: from now on its 'close' waits for the handed-over connections. */
+  #closing = false
 
   constructor (server: Server) {
-    this.#server = server
+    this.#server = server as CountedServer
+    // A server that never listened has no handle: net would emit its 'close' whenever its count drops to 0,
+    // and apps take that as the end (socket.io closes every session on it). Only after close() is it the end.
+    const close = server.close
+    this.#close = close
+    server.close = (callback?: (err?: Error) => void) => {
+      this.#closing = true
+      return close.call(server, callback)
+    }
     process.on('message', this.#onMessage)
   }
 
@@ -27,16 +40,18 @@ export class StickyReceiver {
       if (parsed.kind !== 'foreign') handle.destroy()
       return
     }
-    const socket = handle as net.Socket & { server: net.Server | null, _server: net.Server | null }
+    const socket = handle
     // Count it as the server's own, as net does for an accepted socket: server.close() (fastify.close()) then
-    // waits for it, so a drain never exits under a request in flight. Without this the server, never listening,
+    // waits for it, so a drain never exits under a request in flight. Uncounted, the server (never listening)
     // reports closed at once.
-    const server = this.#server as Server & { _connections: number }
+    const server = this.#server
     server._connections++
-    socket.server = server
-    socket._server = server
     this.#sockets.add(socket)
-    socket.once('close', () => { this.#sockets.delete(socket) })
+    socket.once('close', () => {
+      this.#sockets.delete(socket)
+      server._connections--
+      if (this.#closing) server._emitCloseIfDrained()
+    })
     // The request's first bytes were read by the primary: put them back before HTTP parses anything.
     if (parsed.message.head !== null) socket.unshift(parsed.message.head)
     this.#server.emit('connection', socket)
@@ -54,5 +69,7 @@ export class StickyReceiver {
   /** Stops taking connections (after the app closed). */
   close (): void {
     process.off('message', this.#onMessage)
+    const server: Server = this.#server
+    server.close = this.#close
   }
 }

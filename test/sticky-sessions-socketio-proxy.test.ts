@@ -4,7 +4,7 @@ import { CLIENTS, app, base, round } from './helpers/socketio-clients'
 
 t.test('--sticky header:x-forwarded-for: 16 clients behind one proxy address, told apart by X-Forwarded-For', async (t) => {
   const cluster = ClusterProcess.cli(t, [...base, '--sticky', 'header:x-forwarded-for', app])
-  const port = await cluster.ready(30_000)
+  const port = await cluster.ready(60_000)
   const result = await round(cluster, port, { header: true })
   const pids = new Set(result.acks.flat().map((a) => a.pid))
   t.comment(`header mode: ${result.broken} of ${CLIENTS} sessions broken, ${pids.size} workers used`)

@@ -4,7 +4,7 @@ import { CLIENTS, MESSAGES, app, base, connected, converse, open } from './helpe
 
 t.test('--sticky ip across a rolling reload: every client reconnects to its slot\'s new worker and its session works again', async (t) => {
   const cluster = ClusterProcess.cli(t, [...base, '--sticky', 'ip', app])
-  const port = await cluster.ready(30_000)
+  const port = await cluster.ready(60_000)
   const clients = Array.from({ length: CLIENTS }, (_, i) => open(port, i, { reconnect: true }))
   const first = await Promise.all(clients.map(async (c) => await connected(c) ? await converse(c) : []))
   t.equal(first.filter((a) => a.length === MESSAGES).length, CLIENTS, 'every session works before the reload')

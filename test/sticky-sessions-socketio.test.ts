@@ -4,7 +4,7 @@ import { CLIENTS, MESSAGES, addressOf, app, base, connected, converse, open, rou
 
 t.test('socket.io long-polling, 16 clients from 16 addresses over 4 workers: round-robin breaks sessions, --sticky ip breaks none', async (t) => {
   const plain = ClusterProcess.cli(t, [...base, app])
-  const plainPort = await plain.ready(30_000)
+  const plainPort = await plain.ready(60_000)
   const without = await round(plain, plainPort)
   t.comment(`without sticky: ${without.broken} of ${CLIENTS} sessions broken, ${without.sessionUnknown} "Session ID unknown" answers`)
   t.ok(without.broken >= CLIENTS / 2, `round-robin breaks most long-polling sessions (${without.broken} of ${CLIENTS})`)
@@ -13,7 +13,7 @@ t.test('socket.io long-polling, 16 clients from 16 addresses over 4 workers: rou
   t.equal((await plain.exit(20_000)).code, 0)
 
   const sticky = ClusterProcess.cli(t, [...base, '--sticky', 'ip', app])
-  const port = await sticky.ready(30_000)
+  const port = await sticky.ready(60_000)
   const withSticky = await round(sticky, port)
   const pids = new Set(withSticky.acks.flat().map((a) => a.pid))
   t.comment(`with --sticky ip: ${withSticky.broken} of ${CLIENTS} sessions broken, ${withSticky.sessionUnknown} "Session ID unknown", ${pids.size} workers used`)
