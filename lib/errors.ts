@@ -67,9 +67,9 @@ export const FST_CLUSTER_CRASH_LOOP = createError<[number, number, string]>(
   500, Error)
 
 /** A worker failed to boot in a way every worker would repeat (port taken, permission denied, bad app file). */
-export const FST_CLUSTER_FATAL_BOOT = createError<[string, string]>(
+export const FST_CLUSTER_FATAL_BOOT = createError<[string, string, string]>(
   'FST_CLUSTER_FATAL_BOOT',
-  'a worker cannot start (%s: %s); not retrying because every worker would fail the same way', 500, Error)
+  'a worker cannot start (%s: %s); not retrying because every worker would fail the same way%s', 500, Error)
 
 /** The app threw while a worker was loading or starting it. Wraps the original as `cause`. */
 export const FST_CLUSTER_WORKER_BOOT = createError<[string, Cause?]>(

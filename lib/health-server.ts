@@ -12,6 +12,8 @@ export interface HealthSource {
   phase: () => string
   /** The breaker tripped or a fatal boot error stopped the cluster: /live fails. */
   gaveUp: () => boolean
+  /** A slot cannot boot a worker while others serve. */
+  degraded?: () => boolean
 }
 
 export interface HealthServerSettings {
@@ -72,6 +74,7 @@ export async function startHealthServer (settings: HealthServerSettings, source:
       return {
         status: source.phase() === 'running' ? 'ok' : source.phase(),
         ready: workers.filter((w) => w.state === 'ready').length,
+        degraded: source.degraded?.() ?? false,
         workers
       }
     })

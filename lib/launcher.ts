@@ -127,7 +127,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     // the primary ~20 MB and ~100 ms at start, for nothing without a health server.
     const { ClusterMetrics } = await import('./metrics.js')
     const { startHealthServer } = await import('./health-server.js')
-    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers() })
+    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), degraded: () => this.#supervisor.degraded })
     this.#metrics = metrics
     try {
       const health = await startHealthServer({
@@ -138,7 +138,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
       }, {
         workers: () => this.#supervisor.workers(),
         phase: () => this.#supervisor.phase,
-        gaveUp: () => this.#supervisor.gaveUp
+        gaveUp: () => this.#supervisor.gaveUp,
+        degraded: () => this.#supervisor.degraded
       }, metrics, this.#log)
       this.#health = health
       // Closed while it was starting: close it too.

@@ -15,10 +15,10 @@ import { MessageTypes, buildStickyConnection, parseWorkerMessage } from './proto
 import { pickSlot } from './sticky-hash.js'
 import { STICKY_HEAD_BYTES, STICKY_HEAD_TIMEOUT_MS, addressKey, formatSticky, keyFromHead, type StickyMode } from './sticky-key.js'
 
-/** What the balancer needs from the pool: each slot's worker and its state. */
+/** What the balancer needs from the pool: each slot's worker (its `node:cluster` id) and its state. */
 export interface StickySlots {
   readonly slotCount: number
-  slotWorker: (index: number) => { worker: Worker, state: WorkerState } | null
+  slotWorker: (index: number) => { id: number, state: WorkerState } | null
 }
 
 /** Longest a connection waits in the primary for any worker to be ready (every slot restarting) before it is closed. */
@@ -221,13 +221,19 @@ export class StickyBalancer {
 
   /** The worker for `key`: the best ready slot; during shutdown, a draining one that still takes connections. */
   #target (key: string): Worker | null {
-    const usable = (state: WorkerState) => (slot: number): boolean => {
+    // The channel to hand a socket over is node:cluster's own Worker object (the pool keeps it private).
+    const workerOf = (slot: number, state: WorkerState): Worker | null => {
       const s = this.#slots.slotWorker(slot)
-      return s !== null && s.state === state && !this.#unlistened.has(s.worker) && s.worker.isConnected()
+      const worker = s === null || s.state !== state ? undefined : cluster.workers?.[s.id]
+      return worker === undefined || this.#unlistened.has(worker) || !worker.isConnected() ? null : worker
     }
-    let slot = pickSlot(key, this.#slots.slotCount, usable('ready'))
-    if (slot === null && this.#shuttingDown) slot = pickSlot(key, this.#slots.slotCount, usable('draining'))
-    return slot === null ? null : this.#slots.slotWorker(slot)?.worker ?? null
+    let state: WorkerState = 'ready'
+    let slot = pickSlot(key, this.#slots.slotCount, (i) => workerOf(i, 'ready') !== null)
+    if (slot === null && this.#shuttingDown) {
+      state = 'draining'
+      slot = pickSlot(key, this.#slots.slotCount, (i) => workerOf(i, 'draining') !== null)
+    }
+    return slot === null ? null : workerOf(slot, state)
   }
 
   #route (socket: net.Socket, key: string, head: Buffer | null, attempt: number): void {

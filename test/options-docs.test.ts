@@ -1,5 +1,5 @@
 import t from 'tap'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CLUSTER_FLAGS, startHelp } from '../dist/lib/cli-flags.js'
 import { DEFAULTS, OPTIONS, OPTION_KEYS, type OptionSpec } from '../dist/lib/options.js'
@@ -52,9 +52,13 @@ t.test('docs/options.md holds the table generated from the spec', async (t) => {
     'up to date (regenerate with FASTIFY_CLUSTER_WRITE_DOCS=1 npx tap test/options-docs.test.ts)')
 })
 
-// The README's table is checked wherever it lives (README.md now; docs/ once the README moves there): the option
-// set and the type, default, flag and env cells; the description too in the generated reference.
-for (const file of ['README.md', 'docs/options.md']) {
+// Every hand-written copy of the table is checked wherever it lives (README.md, docs/*.md): the option set and the
+// type, default, flag and env cells; the description too in the generated reference.
+const tableFiles = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+t.ok(tableFiles.some((file) => file !== 'docs/options.md' &&
+  optionTables(readFileSync(join(ROOT, file), 'utf8')).some((table) => table.header.includes('Env var'))),
+`a user-facing options table exists besides the generated one (in ${tableFiles.join(', ')})`)
+for (const file of tableFiles) {
   t.test(`${file}: the options table of start() agrees with the spec`, async (t) => {
     const path = join(ROOT, file)
     if (!existsSync(path)) {
@@ -70,7 +74,7 @@ for (const file of ['README.md', 'docs/options.md']) {
         if (!OPTION_KEYS.includes(key as never)) continue
         const expected: Record<string, string> = { ...expectedCells(key), Description: docs.get(key)?.description ?? '' }
         for (const column of table.header) {
-          if (column === 'Description' && file === 'README.md') continue
+          if (column === 'Description' && file !== 'docs/options.md') continue
           t.equal(row[column], expected[column], `${key}: ${column}`)
         }
       }

@@ -169,14 +169,14 @@ export class ClusterProcess {
     return this.events(name).filter(filter)
   }
 
-  /** Waits for `cluster:ready`, returns the port the workers share. */
-  async ready (timeout = 15_000): Promise<number> {
+  /** Waits for `cluster:ready`, returns the port the workers share. Generous: the test machine may be loaded. */
+  async ready (timeout = 60_000): Promise<number> {
     const line = await this.waitForEvent('cluster:ready', timeout)
     return (line.address as { port: number }).port
   }
 
   /** Waits for the health server to listen, returns its port. */
-  async healthPort (timeout = 10_000): Promise<number> {
+  async healthPort (timeout = 30_000): Promise<number> {
     return (await this.waitForEvent('health:listening', timeout)).port as number
   }
 
