@@ -94,6 +94,10 @@ export const FST_CLUSTER_RELOAD_UNAVAILABLE = createError<[string]>(
 export const FST_CLUSTER_HEALTH_LISTEN = createError<[string, string, Cause?]>(
   'FST_CLUSTER_HEALTH_LISTEN', 'the health server cannot listen on %s: %s', 500, Error)
 
+/** Sticky sessions: the primary could not listen on the app's address. Wraps the original as `cause`. */
+export const FST_CLUSTER_STICKY_LISTEN = createError<[string, string, Cause?]>(
+  'FST_CLUSTER_STICKY_LISTEN', 'sticky sessions: the primary cannot listen on %s: %s', 500, Error)
+
 /** `fastify-cluster status` found no fastify-cluster health server at the URL. */
 export const FST_CLUSTER_STATUS_UNREACHABLE = createError<[string, string]>(
   'FST_CLUSTER_STATUS_UNREACHABLE', 'no fastify-cluster answers at %s: %s', 500, Error)

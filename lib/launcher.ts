@@ -21,6 +21,7 @@ import { hangupAction, processTerminalState } from './signals.js'
 import { startControl, type Control } from './control-server.js'
 
 import { preflight } from './preflight.js'
+import type { StickyBalancer } from './sticky-balancer.js'
 import { connectToPrimary } from '../plugin/channel.js'
 
 /** What `start()` returns, in the primary and (for an inline app) in each worker. */
@@ -77,6 +78,8 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
   #watcher: FileWatcher | null = null
   #control: Control | null = null
   readonly #startedAt = Date.now()
+  /** With `sticky`: the primary's own listener, routing each connection to a slot. */
+  #sticky: StickyBalancer | null = null
   #uninstallSignals: () => void = () => {}
 
   constructor (options: ResolvedOptions, target: ForkTarget, logFormat: PrimaryLogFormat = {}) {
@@ -114,6 +117,7 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
     this.#closed = this.#supervisor.closed.then(async (exit) => {
       this.#appMetrics.close()
       this.#uninstallSignals()
+      this.#sticky?.close()
       await this.#watcher?.close().catch(() => {})
       await this.#health?.close().catch(() => {})
       // Last: a `stop` on the control socket is answered with the exit.
@@ -237,6 +241,7 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
   async #listenPlan (listenPort: number | undefined): Promise<ListenPlan> {
     const policyWarning = applySchedulingPolicy(this.#options.schedulingPolicy)
     if (policyWarning !== null) this.#log.warn({ event: 'cluster:scheduling-policy' }, policyWarning)
+    if (this.#options.sticky !== null) return { sticky: await this.#listenSticky(this.#options.sticky) }
     if (!this.#options.reusePort) return {}
     const support = reusePortSupport()
     if (!support.supported) {
@@ -250,6 +255,24 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
     }
     const appPort = listenPort ?? (this.#options.app === undefined ? null : this.#options.port)
     return { reusePort: true, ...(appPort === null || appPort === 0 ? { listenPort: await reserveFreePort() } : {}) }
+  }
+
+  /** Sticky sessions: the primary binds the app's address before the first fork; workers get its sockets. */
+  async #listenSticky (mode: NonNullable<ResolvedOptions['sticky']>): Promise<NonNullable<ListenPlan['sticky']>> {
+    const { StickyBalancer, appListenAddress } = await import('./sticky-balancer.js')
+    const { host, port } = await appListenAddress(this.#options)
+    const supervisor = this.#supervisor
+    const balancer = new StickyBalancer(mode, {
+      get slotCount () { return supervisor.slotCount },
+      slotWorker: (index) => supervisor.slotWorker(index)
+    }, this.#log)
+    this.#sticky = balancer
+    this.on(ClusterEvents.WORKER_READY, () => { balancer.workerReady() })
+    this.on(ClusterEvents.CLUSTER_SHUTDOWN, () => { balancer.shutdown(this.#options.drainDelay) })
+    const address = await balancer.listen(host, port)
+    // Closed while binding: nothing will be forked, so nothing else closes it.
+    if (supervisor.phase !== 'idle') balancer.close()
+    return address
   }
 
   close = async (): Promise<ClusterExit> => {

@@ -15,6 +15,7 @@ import { LOG_LEVELS, checkFastifyCliValues, fastifyCliValues } from './fastify-c
 import { MAX_TIMER_MS, parseDuration, parseInteger, parseSize, type Duration, type Size } from './units.js'
 import type { Breach, RecycleReason } from './recycle-policy.js'
 import type { ReloadResult } from './rolling-reload.js'
+import { parseSticky, type StickyMode, type StickySpec } from './sticky-key.js'
 
 /*
  * Every option of `start()` is one entry of OPTIONS below: how it parses, its default, its CLI flag and env var,
@@ -547,6 +548,19 @@ export const OPTIONS = {
     docs: { type: '"rr" | "none"', default: 'Node\'s (`"rr"` except on Windows, or `NODE_CLUSTER_SCHED_POLICY`)' }
   }),
   /**
+   * Sticky sessions: the primary listens on the app port and hands each new connection to one slot's worker,
+   * chosen by `"ip"` (the client address), `"header:<name>"` (e.g. `"header:x-forwarded-for"` behind a proxy) or
+   * `"cookie:<name>"` of its first request (by address when absent); a slot's replacement inherits its clients.
+   * Not with `reusePort` or a Unix socket. See docs/sticky-sessions.md.
+   * @default `false`
+   */
+  sticky: option<StickySpec | false, StickyMode | null>({
+    parse: (value, name) => parseSticky(name, value),
+    default: null,
+    cli: cli('sticky', 'Sticky sessions: route each connection by ip (client address), header:<name> or cookie:<name> of its first request (e.g. header:x-forwarded-for behind a proxy)'),
+    docs: { type: '"ip" | "header:<name>" | "cookie:<name>" | false', default: '`false`' }
+  }),
+  /**
    * Install the primary's signal handlers: SIGTERM/SIGINT (graceful shutdown; a second signal forces), SIGUSR2
    * (rolling reload), and SIGHUP: a graceful shutdown when one of the primary's standard streams is a terminal at
    * start (the terminal closed), else a rolling reload (systemd's ExecReload).
@@ -697,6 +711,9 @@ function checkRelations (resolved: ResolvedOptions, n: (key: keyof ClusterOption
     resolved.healthPort === appPort.port) {
     throw new FST_CLUSTER_CONFLICTING_OPTIONS(
       `${n('healthPort')} and ${appPort.name} are both ${appPort.port}: the health server needs its own port`)
+  }
+  if (resolved.sticky !== null && resolved.reusePort) {
+    throw new FST_CLUSTER_CONFLICTING_OPTIONS(`${n('sticky')} and ${n('reusePort')} cannot be used together: with sticky sessions the primary owns the listening socket`)
   }
   if (resolved.heartbeatTimeout < 2 * resolved.sampleInterval) {
     throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(n('heartbeatTimeout'),

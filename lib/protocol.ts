@@ -38,7 +38,12 @@ export const MessageTypes = {
   /** worker → primary: send the cluster-wide aggregate of the app's metrics (served on the app port). */
   CLUSTER_METRICS_REQUEST: 'cluster-metrics-request',
   /** primary → worker: the aggregate as Prometheus text, or why there is none. */
-  CLUSTER_METRICS: 'cluster-metrics'
+  CLUSTER_METRICS: 'cluster-metrics',
+  /**
+   * primary → worker, with a socket (sticky sessions): serve this connection; `head` (base64) holds the bytes the
+   * primary already read from it to find its key.
+   */
+  STICKY_CONNECTION: 'sticky-connection'
 } as const
 
 /** One health sample, taken by the worker every `sampleInterval`. */
@@ -80,6 +85,7 @@ export interface LeavingMessage { type: typeof MessageTypes.LEAVING }
 export interface UnlistenMessage { type: typeof MessageTypes.UNLISTEN }
 export interface DrainMessage { type: typeof MessageTypes.DRAIN, delay: number }
 export interface UnlistenAckMessage { type: typeof MessageTypes.UNLISTEN_ACK }
+export interface StickyConnectionMessage { type: typeof MessageTypes.STICKY_CONNECTION, head: Buffer | null }
 
 /** prom-client's aggregation methods (`aggregator` of a metric), applied by the primary across workers. */
 export const METRIC_AGGREGATORS = ['sum', 'first', 'min', 'max', 'average', 'omit'] as const
@@ -130,7 +136,8 @@ export type MetricsWorkerMessage = AppMetricsMessage | ClusterMetricsRequestMess
 
 export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage | UnlistenMessage |
   LoadedMessage | UncaughtMessage | MetricsWorkerMessage
-export type PrimaryMessage = DrainMessage | UnlistenAckMessage | AppMetricsRequestMessage | ClusterMetricsMessage
+export type PrimaryMessage = DrainMessage | UnlistenAckMessage | AppMetricsRequestMessage | ClusterMetricsMessage |
+  StickyConnectionMessage
 
 /** What parsing a message gave: ours and valid, ours and invalid (with why), or not ours. */
 export type Parsed<M> =
@@ -203,6 +210,17 @@ export function buildClusterMetrics (id: number, body: string | Error): Envelope
   }
   return envelope(MessageTypes.CLUSTER_METRICS, { id, body })
 }
+/** Sent with the socket as the handle; base64 because the channel is JSON. */
+export function buildStickyConnection (head: Buffer | null): Envelope {
+  return envelope(MessageTypes.STICKY_CONNECTION, head === null || head.length === 0 ? {} : { head: head.toString('base64') })
+}
+
+/**
+ * Largest `head` a sticky-connection message carries, as base64: the primary stops reading at 16 KiB, but one read
+ * may bring up to 64 KiB more.
+ */
+const MAX_STICKY_HEAD = 4 * Math.ceil((80 * 1024) / 3)
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 class Invalid extends Error {}
 
@@ -407,6 +425,12 @@ export function parsePrimaryMessage (raw: unknown): Parsed<PrimaryMessage> {
       return { kind: 'ok', message: { type, delay: number(body, 'delay', 0, 2 ** 31 - 1) } }
     }
     if (type === MessageTypes.UNLISTEN_ACK) return { kind: 'ok', message: { type } }
+    if (type === MessageTypes.STICKY_CONNECTION) {
+      const head = field(body, 'head')
+      if (head === undefined) return { kind: 'ok', message: { type, head: null } }
+      if (typeof head !== 'string' || head.length > MAX_STICKY_HEAD || !BASE64.test(head)) throw new Invalid('head is not short base64')
+      return { kind: 'ok', message: { type, head: Buffer.from(head, 'base64') } }
+    }
     if (type === MessageTypes.APP_METRICS_REQUEST) return { kind: 'ok', message: { type, id: requestId(body) } }
     if (type === MessageTypes.CLUSTER_METRICS) {
       const id = requestId(body)
@@ -443,6 +467,11 @@ export interface WorkerLaunch {
   listenPort?: number
   /** Open the inspector on 127.0.0.1 at boot and report its URL, for stuck-worker diagnostics. */
   inspect?: boolean
+  /**
+   * Sticky sessions: the primary listens at this address and sends each connection; the worker does not listen
+   * and reports this address as its own.
+   */
+  sticky?: { address: string, port: number, family: string }
   /** The primary's bound on collecting app metrics, ms: a worker serving the aggregate waits a little longer. */
   metricsTimeout?: number
 }
@@ -464,8 +493,10 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     typeof value.drainDelay !== 'number') return null
   const readinessPath = value.readinessPath
   if (readinessPath !== false && typeof readinessPath !== 'string') return null
-  const { reusePort, listenPort, inspect, metricsTimeout } = value
+  const { reusePort, listenPort, inspect, metricsTimeout, sticky } = value
   if (metricsTimeout !== undefined && !(typeof metricsTimeout === 'number' && metricsTimeout > 0 && metricsTimeout < 2 ** 31)) return null
+  if (sticky !== undefined && !(isPlainObject(sticky) && typeof sticky.address === 'string' &&
+    typeof sticky.family === 'string' && Number.isInteger(sticky.port))) return null
   if (reusePort !== undefined && typeof reusePort !== 'boolean') return null
   if (inspect !== undefined && typeof inspect !== 'boolean') return null
   if (listenPort !== undefined && !(Number.isInteger(listenPort) && (listenPort as number) > 0 && (listenPort as number) <= 65535)) return null
@@ -479,6 +510,7 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     ...(reusePort === true ? { reusePort } : {}),
     ...(listenPort === undefined ? {} : { listenPort: listenPort as number }),
     ...(inspect === true ? { inspect } : {}),
-    ...(metricsTimeout === undefined ? {} : { metricsTimeout: metricsTimeout as number })
+    ...(metricsTimeout === undefined ? {} : { metricsTimeout: metricsTimeout as number }),
+    ...(sticky === undefined ? {} : { sticky: { address: sticky.address as string, port: sticky.port as number, family: sticky.family as string } })
   }
 }

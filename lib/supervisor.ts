@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { CrashLoopBreaker, decideRestart, isFatalBootError } from './crash-loop.js'
 import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY } from './errors.js'
-import { ClusterEvents, type ClusterEventMap, type ClusterExit, type SlotReplacement, type WorkerError, type WorkerInfo } from './events.js'
+import { ClusterEvents, type ClusterEventMap, type ClusterExit, type SlotReplacement, type WorkerError, type WorkerInfo, type WorkerState } from './events.js'
 import { callHook, emitSafely } from './hooks.js'
 import type { ResolvedOptions } from './options.js'
 import {
@@ -20,7 +20,7 @@ export type { ForkTarget, SlotReplacement }
 const INVALID_LOG_INTERVAL = 60_000
 
 /** How workers bind: the launch contract's fields for it (see connection-distribution). */
-export type ListenPlan = Pick<WorkerLaunch, 'reusePort' | 'listenPort'>
+export type ListenPlan = Pick<WorkerLaunch, 'reusePort' | 'listenPort' | 'sticky'>
 
 /** Injectable for tests: time and randomness. */
 export interface SupervisorClock {
@@ -152,6 +152,12 @@ export class Supervisor {
       this.#watchdog?.refresh()
     }, this.#options.sampleInterval)
     this.#watchdog.unref()
+  }
+
+  /** Slot `index`'s worker id and state, for the sticky balancer (a successor appears here once promoted). */
+  slotWorker (index: number): { id: number, state: WorkerState } | null {
+    const m = this.#slots[index]?.current ?? null
+    return m === null ? null : { id: m.id, state: m.life.state }
   }
 
   /**

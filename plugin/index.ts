@@ -3,7 +3,7 @@ import cluster from 'node:cluster'
 import inspector from 'node:inspector'
 import fp from 'fastify-plugin'
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
-import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
+import { buildHealth, buildReady, type HealthSample, type ReadyMessage } from '../lib/protocol.js'
 import { parseDuration, type Duration } from '../lib/units.js'
 import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
 import { describeValue, didYouMean } from '../lib/messages.js'
@@ -77,6 +77,8 @@ interface Registration {
   pressure: Pressure | null
   interval: number
   metrics: WorkerMetrics
+  /** Tells the primary this worker is ready at `address` (on listen; the sticky runtime calls it itself). */
+  announce: (address: ReadyMessage['address']) => void
 }
 interface Internal { [STATE]?: Registration }
 
@@ -190,7 +192,8 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     setHealthCheck: (fn) => { healthCheck = healthCheck ?? fn },
     pressure: deferred ? null : await registerPressure(fastify, interval, opts.underPressure),
     interval,
-    metrics: new WorkerMetrics(channel)
+    metrics: new WorkerMetrics(channel),
+    announce: () => {}
   }
   if (opts.metricsRegistry !== undefined) registration.metrics.use(opts.metricsRegistry)
   registration.metrics.start()
@@ -216,15 +219,17 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
   })
 
   fastify.addHook('onReady', async () => { reporter.start() })
-  fastify.addHook('onListen', async () => {
+  registration.announce = (address) => {
     if (channel === null) return
-    const raw = fastify.server.address()
-    const address = typeof raw === 'string' || raw === null
-      ? { address: String(raw), port: 0, family: 'unix' }
-      : { address: raw.address, port: raw.port, family: raw.family }
     const sample = reporter.sample()
     state.recordSample(sample)
     channel.send(buildReady(address, sample, channel.launch.inspect === true ? inspector.url() : undefined))
+  }
+  fastify.addHook('onListen', async () => {
+    const raw = fastify.server.address()
+    registration.announce(typeof raw === 'string' || raw === null
+      ? { address: String(raw), port: 0, family: 'unix' }
+      : { address: raw.address, port: raw.port, family: raw.family })
   })
   fastify.addHook('onClose', async () => {
     reporter.stop()
@@ -254,6 +259,11 @@ export const finishClusterSetup = fp(async function finishClusterSetup (fastify:
 /** Internal: this process's under-pressure verdict, wherever under-pressure was registered. */
 export function isUnderPressure (fastify: FastifyInstance): boolean {
   return (fastify as FastifyInstance & Internal)[STATE]?.pressure?.isUnderPressure() ?? false
+}
+
+/** Internal, for the sticky runtime (which never listens): report ready at the primary's address. */
+export function announceReady (fastify: FastifyInstance, address: ReadyMessage['address']): void {
+  (fastify as FastifyInstance & Internal)[STATE]?.announce(address)
 }
 
 /** Internal: the state object behind `fastify.cluster`, for the worker runtime to mark draining. */

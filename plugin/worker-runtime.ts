@@ -19,7 +19,8 @@ import {
   MAX_DETAIL, MessageTypes, buildBootError, buildLeaving, buildLoaded, buildUncaught, buildUnlisten, type BootStage, type WorkerLaunch
 } from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
-import { DEFER_UNDER_PRESSURE, clusterStateOf, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
+import { DEFER_UNDER_PRESSURE, announceReady, clusterStateOf, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
+import { StickyReceiver } from './sticky-receiver.js'
 import { addReadinessRoute } from './readiness-route.js'
 import { releaseHungUpTerminal } from '../lib/signals.js'
 
@@ -61,6 +62,8 @@ export class WorkerLifecycle {
   #fastify: FastifyInstance | null = null
   #drainRequested: number | null = null
   #draining = false
+  /** Sticky sessions: connections come from the primary, not from a listening socket. */
+  #sticky: StickyReceiver | null = null
   /** Where the boot is: loading the app file, the app's own boot, binding the port. */
   #stage: BootStage = 'load'
   /** The app file, once known (to show where a load error is). */
@@ -112,8 +115,9 @@ export class WorkerLifecycle {
   get drainPending (): boolean { return this.#drainRequested !== null }
 
   /** Hands over the listening app (SIGTERM drains it from now on); a drain requested while booting starts now. */
-  attach (fastify: FastifyInstance): void {
+  attach (fastify: FastifyInstance, sticky: StickyReceiver | null = null): void {
     this.#fastify = fastify
+    this.#sticky = sticky
     if (this.#drainRequested !== null) this.drain(this.#drainRequested)
   }
 
@@ -153,8 +157,13 @@ export class WorkerLifecycle {
       net.Server.prototype.close.call(server)
       await this.#unlisten()
       await settle(server, SETTLE_MS)
+    } else if (this.#sticky !== null) {
+      // The primary stops sending connections here at `unlisten`; keep-alive clients then move on as above.
+      await this.#unlisten()
+      await this.#sticky.settle(SETTLE_MS)
     }
     await fastify.close()
+    this.#sticky?.close()
   }
 
   /**
@@ -219,8 +228,16 @@ async function boot (lifecycle: WorkerLifecycle, build: () => Promise<Built>): P
       return built.fastify
     }
     lifecycle.listening()
-    await built.fastify.listen(bindOptions(built.listen, lifecycle.launch))
-    lifecycle.attach(built.fastify)
+    const sticky = lifecycle.launch.sticky
+    if (sticky === undefined) {
+      await built.fastify.listen(bindOptions(built.listen, lifecycle.launch))
+      lifecycle.attach(built.fastify)
+    } else {
+      // Sticky sessions: the primary listens; this worker serves the connections it sends (onListen hooks do not run).
+      await built.fastify.ready()
+      lifecycle.attach(built.fastify, new StickyReceiver(built.fastify.server))
+      announceReady(built.fastify, sticky)
+    }
   } catch (err) {
     lifecycle.fail(err)
     throw err
