@@ -69,6 +69,7 @@ export const CLUSTER_FLAGS: readonly FlagSpec[] = [
   { name: 'unhealthy-checks', type: 'string', env: ['FASTIFY_UNHEALTHY_CHECKS'], default: '3', option: 'unhealthyChecks', description: 'Consecutive bad samples before a threshold recycles' },
   { name: 'recycle-grace-period', type: 'string', env: ['FASTIFY_RECYCLE_GRACE_PERIOD'], default: '10s', option: 'recycleGracePeriod', description: 'No threshold recycle this soon after a worker became ready' },
   { name: 'max-concurrent-recycles', type: 'string', env: ['FASTIFY_MAX_CONCURRENT_RECYCLES'], default: '1', option: 'maxConcurrentRecycles', description: 'Workers being replaced at once, at most' },
+  { name: 'reload-surge', type: 'string', env: ['FASTIFY_RELOAD_SURGE'], default: '25%', option: 'reloadSurge', description: 'Workers a rolling reload replaces at once: a count or a percentage of --workers (rounded up)' },
   { name: 'recycle-budget', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET'], default: '3', option: 'recycleBudget', description: 'Threshold recycles allowed per --recycle-budget-window' },
   { name: 'recycle-budget-window', type: 'string', env: ['FASTIFY_RECYCLE_BUDGET_WINDOW'], default: '10m', option: 'recycleBudgetWindow', description: 'Window of --recycle-budget' },
   { name: 'recycle-on-health-check', type: 'boolean', env: ['FASTIFY_RECYCLE_ON_HEALTH_CHECK'], default: 'false', option: 'recycleOnHealthCheck', description: "Also recycle a worker whose own healthCheck keeps failing (by default it feeds readiness only)" },

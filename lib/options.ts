@@ -94,6 +94,12 @@ export interface ClusterOptions {
   recycleGracePeriod?: Duration
   /** At most this many workers are being replaced at once. @default 1 */
   maxConcurrentRecycles?: number | string
+  /**
+   * Workers a rolling reload replaces at once (as Kubernetes' `maxSurge`): a count, or a percentage of `workers`
+   * (`"25%"`, rounded up). Each replacement is ready before its old worker drains, so up to `workers` +
+   * `reloadSurge` workers run during a reload. @default "25%"
+   */
+  reloadSurge?: number | string
   /** At most this many threshold recycles within `recycleBudgetWindow` (a bad threshold cannot churn the cluster). @default 3 */
   recycleBudget?: number | string
   /** The window of `recycleBudget`. @default "10m" */
@@ -187,6 +193,7 @@ export interface ResolvedOptions {
   readonly unhealthyChecks: number
   readonly recycleGracePeriod: number
   readonly maxConcurrentRecycles: number
+  readonly reloadSurge: number
   readonly recycleBudget: number
   readonly recycleBudgetWindow: number
   readonly recycleOnHealthCheck: boolean
@@ -230,6 +237,7 @@ export const DEFAULTS = Object.freeze({
   unhealthyChecks: 3,
   recycleGracePeriod: 10_000,
   maxConcurrentRecycles: 1,
+  reloadSurge: '25%' as number | string,
   recycleBudget: 3,
   recycleBudgetWindow: 600_000,
   recycleOnHealthCheck: false,
@@ -247,7 +255,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set<keyof ClusterOptions>([
   'workerStopTimeout', 'drainDelay', 'forceKillDelay', 'sampleInterval', 'restartDelay', 'maxRestartDelay',
   'stableUptime', 'crashLoopLimit', 'crashLoopWindow', 'signals', 'logger', 'onWorkerFork', 'onWorkerReady',
   'onWorkerExit', 'onShutdown', 'heartbeatTimeout', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopDelay',
-  'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'recycleBudget',
+  'maxEventLoopUtilization', 'unhealthyChecks', 'recycleGracePeriod', 'maxConcurrentRecycles', 'reloadSurge', 'recycleBudget',
   'recycleBudgetWindow', 'recycleOnHealthCheck', 'stuckDiagnostics', 'onWorkerUnhealthy', 'healthPort', 'healthHost', 'healthStatus',
   'minReady', 'readinessPath', 'onReload', 'reusePort', 'schedulingPolicy'
 ])
@@ -276,6 +284,24 @@ function parseWorkers (name: string, value: unknown, cores: number): number {
 
 function parsePort (name: string, value: unknown): number {
   return parseInteger(name, value, 0, 65535)
+}
+
+/** A count from 1 to `workers`, or a percentage of `workers` ("25%", rounded up, at least 1). */
+function parseSurge (name: string, value: unknown, workers: number): number {
+  const allowed = `a positive integer or a percentage of workers ("25%")`
+  const percent = typeof value === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(value.trim()) : null
+  if (percent !== null) {
+    const p = Number(percent[1])
+    if (p <= 0 || p > 100) throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(name, 'a percentage above 0% and up to 100%', describeValue(value))
+    return Math.max(1, Math.ceil((p / 100) * workers))
+  }
+  if (typeof value !== 'number' && (typeof value !== 'string' || !/^-?\d+(\.\d+)?$/.test(value.trim()))) {
+    throw new FST_CLUSTER_INVALID_OPTION(name, allowed, describeValue(value))
+  }
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(name, allowed, describeValue(value))
+  // More than the worker count adds nothing: every slot is already being replaced.
+  return Math.min(n, workers)
 }
 
 function parseHost (name: string, value: unknown): string {
@@ -419,6 +445,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     unhealthyChecks: parseInteger(n('unhealthyChecks'), orDefault('unhealthyChecks'), 1, 1000),
     recycleGracePeriod: duration('recycleGracePeriod', 0),
     maxConcurrentRecycles: parseInteger(n('maxConcurrentRecycles'), orDefault('maxConcurrentRecycles'), 1, MAX_WORKERS),
+    reloadSurge: parseSurge(n('reloadSurge'), orDefault('reloadSurge'), workers),
     recycleBudget: parseInteger(n('recycleBudget'), orDefault('recycleBudget'), 0, 1_000_000),
     recycleBudgetWindow: duration('recycleBudgetWindow', 1),
     recycleOnHealthCheck: bool(n('recycleOnHealthCheck'), orDefault('recycleOnHealthCheck')),
