@@ -12,7 +12,7 @@ const { parseArgs } = require('node:util')
 const { findWrk } = require('./load')
 const { cpuSeconds } = require('./proc')
 const { median } = require('./stats')
-const { TARGETS, startTarget } = require('./targets')
+const { TARGETS, cliPath, startTarget } = require('./targets')
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     node: { type: 'string', default: process.execPath },
     variants: { type: 'string', default: 'node-cluster,fc' },
     close: { type: 'boolean', default: false },
+    package: { type: 'string' },
     json: { type: 'boolean', default: false }
   }
 })
@@ -74,7 +75,7 @@ async function main () {
       const env = v.env ?? {}
       const saved = { ...process.env }
       Object.assign(process.env, env)
-      const target = await startTarget(v.spec, { node: args.node, workers: Number(args.workers), flags: v.flags })
+      const target = await startTarget(v.spec, { node: args.node, workers: Number(args.workers), flags: v.flags, cli: cliPath(args.package) })
       process.env = saved
       try {
         await wrk(bin, target.url, { ...opts, duration: 1 }) // warm-up
@@ -84,7 +85,9 @@ async function main () {
         const cpu1 = [target.primaryPid, ...pids].map(cpuSeconds)
         const us = (i) => ((cpu1[i] - cpu0[i]) * 1e6) / r.requests
         const workerUs = pids.reduce((s, _, i) => s + us(i + 1), 0)
-        runs[name].push({ ...r, primaryUs: us(0), workerUs })
+        // The busiest worker's share of the workers' CPU time: how evenly connections were spread.
+        const busiest = Math.max(...pids.map((_, i) => us(i + 1))) / workerUs
+        runs[name].push({ ...r, primaryUs: us(0), workerUs, busiest })
       } finally {
         await target.stop()
       }
@@ -96,10 +99,10 @@ async function main () {
     const r = runs[n]
     const ratios = r.map((x, i) => x.rps / base[i].rps)
     const f = (k, d = 0) => `${median(r.map((x) => x[k])).toFixed(d)} (${Math.min(...r.map((x) => x[k])).toFixed(d)}-${Math.max(...r.map((x) => x[k])).toFixed(d)})`
-    return `| ${n} | ${f('rps')} | ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) | ${f('p99Ms', 2)} | ${f('workerUs', 1)} | ${f('primaryUs', 2)} | ${r.reduce((s, x) => s + x.errors, 0)} |`
+    return `| ${n} | ${f('rps')} | ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) | ${f('p99Ms', 2)} | ${f('workerUs', 1)} | ${f('primaryUs', 2)} | ${f('busiest', 2)} | ${r.reduce((s, x) => s + x.errors, 0)} |`
   })
-  console.log(`| target | req/s | ratio to ${names[0]} | p99 ms | worker CPU µs/req | primary CPU µs/req | errors |`)
-  console.log('|---|---|---|---|---|---|---|')
+  console.log(`| target | req/s | ratio to ${names[0]} | p99 ms | worker CPU µs/req | primary CPU µs/req | busiest worker's share | errors |`)
+  console.log('|---|---|---|---|---|---|---|---|')
   console.log(rows.join('\n'))
   if (args.json) console.log(JSON.stringify(runs))
 }
