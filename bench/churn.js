@@ -8,7 +8,8 @@
  * node:cluster's docs pattern is the throughput baseline. Modes a Node cannot run are skipped with the reason.
  *
  *   node bench/churn.js [--rounds 3] [--duration 5] [--workers 2] [--connections 100] [--node PATH]
- *                       [--modes rr,none,reuseport] [--package DIR] [--skip-churn]
+ *                       [--modes rr,none,reuseport] [--package DIR] [--skip-churn] [--keep-alive]
+ * `--keep-alive` measures the throughput part over keep-alive connections instead (churn stays Connection: close).
  */
 const { parseArgs } = require('node:util')
 const { cpuSeconds } = require('./proc')
@@ -33,10 +34,10 @@ function busiestShare (pids, before, after) {
 }
 
 async function throughput (bin, target, o) {
-  await runWrk(bin, { url: target.url, connections: o.connections, duration: 1, close: true })
+  await runWrk(bin, { url: target.url, connections: o.connections, duration: 1, close: o.close })
   const pids = target.liveWorkerPids()
   const before = pids.map(cpuSeconds)
-  const r = await runWrk(bin, { url: target.url, connections: o.connections, duration: o.duration, close: true })
+  const r = await runWrk(bin, { url: target.url, connections: o.connections, duration: o.duration, close: o.close })
   return { rps: r.rps, p99Ms: r.p99Ms, failed: r.failed, busiest: busiestShare(pids, before, pids.map(cpuSeconds)) }
 }
 
@@ -90,12 +91,13 @@ async function main () {
       node: { type: 'string', default: process.execPath },
       modes: { type: 'string', default: 'node-cluster,rr,none,reuseport' },
       package: { type: 'string' },
-      'skip-churn': { type: 'boolean', default: false }
+      'skip-churn': { type: 'boolean', default: false },
+      'keep-alive': { type: 'boolean', default: false }
     }
   })
   const bin = findWrk()
   if (bin === null) { console.log(WRK_MISSING); return }
-  const o = { connections: Number(a.connections), duration: Number(a.duration), reloads: Number(a.reloads) }
+  const o = { connections: Number(a.connections), duration: Number(a.duration), reloads: Number(a.reloads), close: !a['keep-alive'] }
   const version = nodeVersion(a.node)
   const modes = a.modes.split(',').filter((m) => {
     if (MODES[m]?.needsReusePort === true && !nodeHasReusePort(version)) {
@@ -128,7 +130,7 @@ async function main () {
     }
   }
   const base = rows[modes[0]].tp
-  console.log(`\nNode ${version}, ${a.workers} workers, wrk -c${o.connections} Connection: close, ${a.rounds} rounds (median (min–max))\n`)
+  console.log(`\nNode ${version}, ${a.workers} workers, wrk -c${o.connections} ${o.close ? 'Connection: close' : 'keep-alive'} (reloads and kill: Connection: close), ${a.rounds} rounds (median (min–max))\n`)
   console.log(`| mode | req/s | ratio to ${modes[0]} | p99 ms | busiest worker's share | failed over ${o.reloads} reloads (of requests) | reload ms | failed on SIGKILL of a worker (of requests) |`)
   console.log('|---|---|---|---|---|---|---|---|')
   for (const m of modes) {
