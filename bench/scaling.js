@@ -7,7 +7,8 @@
  * IPC messages into the primary per second, ours and node:cluster's (counted by a preload in the primary).
  * Throughput is bounded by the cores; the rest is not.
  *
- *   node bench/scaling.js [--sizes 2,8,16,32] [--idle 5] [--load 5] [--node PATH] [--package DIR]
+ *   node bench/scaling.js [--sizes 2,8,16,32] [--idle 5] [--load 5] [--node PATH] [--package DIR] [--flags "..."]
+ *                         [--surges 1,4,8]   (also: the reload duration with each --reload-surge, on the largest size)
  */
 const { join } = require('node:path')
 const { parseArgs } = require('node:util')
@@ -57,13 +58,17 @@ async function main () {
       load: { type: 'string', default: '5' },
       node: { type: 'string', default: process.execPath },
       package: { type: 'string' },
-      'no-reload': { type: 'boolean', default: false }
+      'no-reload': { type: 'boolean', default: false },
+      // Booting 32 workers at once on 2 busy cores takes longer than the default startupTimeout (30 s).
+      flags: { type: 'string', default: '--startup-timeout 300s' },
+      surges: { type: 'string', default: '' }
     }
   })
   const bin = findWrk()
   if (bin === null) console.log(WRK_MISSING)
   const idleMs = Number(a.idle) * 1000
   const rows = []
+  const flags = a.flags.split(' ').filter((f) => f !== '')
   for (const n of a.sizes.split(',').map(Number)) {
     const row = { n }
     // A plain Fastify worker: the same app in node:cluster's docs pattern (at most 8 of them: RSS does not depend on N).
@@ -75,7 +80,7 @@ async function main () {
       await plain.stop()
     }
     const spawned = Date.now()
-    const target = await startTarget(counted, { node: a.node, workers: n, cli: cliPath(a.package), timeout: 300_000 })
+    const target = await startTarget(counted, { node: a.node, workers: n, flags, cli: cliPath(a.package), timeout: 300_000 })
     try {
       row.coldStartMs = target.readyLine.time - target.proc.spawnedAt
       row.coldStartWallMs = Date.now() - spawned
@@ -113,6 +118,22 @@ async function main () {
     process.stderr.write(`${JSON.stringify(row)}\n`)
     rows.push(row)
   }
+  const curve = []
+  const largest = Math.max(...a.sizes.split(',').map(Number))
+  for (const surge of a.surges.split(',').filter((x) => x !== '')) {
+    const target = await startTarget(spec('fastify-cluster'), {
+      node: a.node, workers: largest, flags: [...flags, '--reload-surge', surge], cli: cliPath(a.package), timeout: 300_000
+    })
+    try {
+      const from = target.proc.cursor()
+      process.kill(target.primaryPid, 'SIGHUP')
+      const done = await target.proc.waitFor((l) => l.event === 'cluster:reload:done' || l.event === 'cluster:reload:failed', 900_000, 'reload end', { from })
+      curve.push({ surge, reloadMs: done.durationMs, replaced: done.replaced })
+    } finally {
+      await target.stop({ graceMs: 30_000 })
+    }
+    process.stderr.write(`${JSON.stringify(curve.at(-1))}\n`)
+  }
   const f = (x, d = 1) => x === null || x === undefined ? 'n/a' : x.toFixed(d)
   console.log(`\nNode ${nodeVersion(a.node)}, fastify-cluster default options (reload surge 25%)\n`)
   console.log('| workers | cold start to ready, ms | idle primary CPU % | idle primary RSS MB | IPC msgs/s into the primary, idle (ours + node:cluster internal) | primary CPU % under load | IPC msgs/s under load | primary RSS MB under load | worker RSS MB | plain Fastify worker RSS MB | reload ms (processes at most) |')
@@ -120,7 +141,13 @@ async function main () {
   for (const r of rows) {
     console.log(`| ${r.n} | ${r.coldStartMs} | ${f(r.idlePrimaryCpu, 2)} | ${f(r.idlePrimaryRssMb)} | ${f(r.idleIpc?.messages)} + ${f(r.idleIpc?.internal)} | ${f(r.loadPrimaryCpu)} | ${f(r.loadIpc?.messages)} + ${f(r.loadIpc?.internal)} | ${f(r.loadPrimaryRssMb)} | ${f(r.workerRssMb)} | ${f(r.plainWorkerRssMb)} | ${r.reloadMs ?? 'n/a'} (${r.maxWorkers ?? ''}) |`)
   }
-  console.log(`\n${JSON.stringify(rows)}`)
+  if (curve.length > 0) {
+    console.log(`\nReload of ${largest} workers by --reload-surge (no load)\n`)
+    console.log('| surge | reload ms | replaced |')
+    console.log('|---|---|---|')
+    for (const c of curve) console.log(`| ${c.surge} | ${c.reloadMs} | ${c.replaced} |`)
+  }
+  console.log(`\n${JSON.stringify({ rows, curve })}`)
 }
 
 main().catch((err) => { console.error(err); process.exitCode = 1 })
