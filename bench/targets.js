@@ -24,6 +24,7 @@ const BASELINE = 'node-cluster'
  * @property {string} title
  * @property {boolean} supervised  replaces stuck workers and does rolling reloads (fastify-cluster)
  * @property {boolean} multiWorker  runs N workers (false: one process)
+ * @property {boolean} [smoke]  false: left out of smoke runs unless named in --targets
  * @property {(o: { workers: number, port: number, flags: string[], cli: string }) => { args: string[], env?: object }} command
  */
 
@@ -62,6 +63,17 @@ const TARGETS = [
     multiWorker: true,
     command: ({ workers, port, flags, cli }) => ({
       args: [cli, 'start', '--workers', String(workers), '-p', String(port), '-a', HOST, '--reuse-port', ...flags, APP]
+    })
+  },
+  {
+    name: 'fastify-cluster-sched-none',
+    title: 'fastify-cluster --scheduling-policy none (SCHED_NONE: the workers accept on one shared socket)',
+    supervised: true,
+    multiWorker: true,
+    // Not in smoke runs unless asked for (--targets): the smoke run checks the bench, and stays short.
+    smoke: false,
+    command: ({ workers, port, flags, cli }) => ({
+      args: [cli, 'start', '--workers', String(workers), '-p', String(port), '-a', HOST, '--scheduling-policy', 'none', ...flags, APP]
     })
   }
 ]
