@@ -8,9 +8,10 @@
  * node:cluster's docs pattern is the throughput baseline. Modes a Node cannot run are skipped with the reason.
  *
  *   node bench/churn.js [--rounds 3] [--duration 5] [--workers 2] [--connections 100] [--node PATH]
- *                       [--modes rr,none,reuseport] [--package DIR] [--skip-churn] [--keep-alive]
+ *                       [--modes node-cluster,rr,none,reuseport,adopt] [--package DIR] [--skip-churn] [--keep-alive]
  * `--keep-alive` measures the throughput part over keep-alive connections instead (churn stays Connection: close).
  */
+const { join } = require('node:path')
 const { parseArgs } = require('node:util')
 const { cpuSeconds } = require('./proc')
 const { median } = require('./stats')
@@ -23,7 +24,22 @@ const MODES = {
   'node-cluster': { spec: spec('node-cluster'), flags: [], churn: false },
   rr: { spec: spec('fastify-cluster'), flags: ['--scheduling-policy', 'rr'], churn: true },
   none: { spec: spec('fastify-cluster'), flags: ['--scheduling-policy', 'none'], churn: true },
-  reuseport: { spec: spec('fastify-cluster'), flags: ['--reuse-port'], churn: true, needsReusePort: true }
+  reuseport: { spec: spec('fastify-cluster'), flags: ['--reuse-port'], churn: true, needsReusePort: true },
+  // Design 3, a probe (bench/fixtures/adopt-handle.js): reusePort sockets held by the primary, adopted by successors.
+  adopt: {
+    spec: {
+      name: 'adopt-handle-probe',
+      multiWorker: true,
+      supervised: false,
+      command: ({ workers, port }) => ({
+        args: [join(__dirname, 'fixtures', 'adopt-handle.js')],
+        env: { BENCH_WORKERS: String(workers), BENCH_PORT: String(port), BENCH_HOST: '127.0.0.1' }
+      })
+    },
+    flags: [],
+    churn: true,
+    needsReusePort: true
+  }
 }
 
 /** The busiest worker's share of the CPU time `pids` used between two readings. */

@@ -9,6 +9,7 @@ const { existsSync } = require('node:fs')
 const net = require('node:net')
 const { join } = require('node:path')
 const { LoggedProcess } = require('./child')
+const { PM2_DIR, ensurePm2 } = require('./pm2')
 
 const ROOT = join(__dirname, '..')
 const FIXTURES = join(__dirname, 'fixtures')
@@ -75,6 +76,17 @@ const TARGETS = [
     command: ({ workers, port, flags, cli }) => ({
       args: [cli, 'start', '--workers', String(workers), '-p', String(port), '-a', HOST, '--scheduling-policy', 'none', ...flags, APP]
     })
+  },
+  {
+    name: 'pm2',
+    title: "PM2 7 cluster mode (pm2-runtime -i N; SIGHUP: pm2 reload), installed by the bench into a temp dir",
+    supervised: false,
+    multiWorker: true,
+    smoke: false,
+    command: ({ workers, port }) => ({
+      args: [join(FIXTURES, 'pm2.js')],
+      env: { BENCH_WORKERS: String(workers), BENCH_PORT: String(port), BENCH_HOST: HOST, BENCH_PM2_DIR: PM2_DIR }
+    })
   }
 ]
 
@@ -116,6 +128,10 @@ function nodeHasReusePort (version) {
 async function checkSupport (spec, { node, workers, version, cli, track }) {
   if (spec.name.startsWith('fastify-cluster') && !existsSync(cli)) {
     return `${cli} is missing: run npm run build first`
+  }
+  if (spec.name === 'pm2') {
+    const pm2 = await ensurePm2()
+    return 'reason' in pm2 ? pm2.reason : null
   }
   if (spec.name !== 'fastify-cluster-reuseport') return null
   let help
