@@ -1,7 +1,7 @@
 'use strict'
 /*
  * PM2 for the `pm2` target, installed on first use into a directory of the OS temp dir (reused by later runs),
- * not a devDependency: it is ~150 packages that every contributor's `npm ci` would fetch for one bench target.
+ * not a devDependency: it is ~80 packages that every contributor's `npm ci` would fetch for one bench target.
  * Returns the directory, or the reason it is unavailable (offline, npm failed), which the report shows.
  */
 const { execFile } = require('node:child_process')

@@ -169,6 +169,8 @@ class RunningTarget {
 
   get name () { return this.spec.name }
   get primaryPid () { return this.proc.pid }
+  /** The process whose CPU and RSS count as the primary's: a wrapper (pm2) names the real one in its ready line. */
+  get measuredPid () { return this.readyLine?.measuredPid ?? this.proc.pid }
   get url () { return `http://${HOST}:${this.port}` }
 
   /** Pids of workers that reported ready and have not reported an exit (for single: the process itself). */
