@@ -237,7 +237,6 @@ export const DEFAULTS = Object.freeze({
   unhealthyChecks: 3,
   recycleGracePeriod: 10_000,
   maxConcurrentRecycles: 1,
-  reloadSurge: '25%' as number | string,
   recycleBudget: 3,
   recycleBudgetWindow: 600_000,
   recycleOnHealthCheck: false,
@@ -285,6 +284,9 @@ function parseWorkers (name: string, value: unknown, cores: number): number {
 function parsePort (name: string, value: unknown): number {
   return parseInteger(name, value, 0, 65535)
 }
+
+/** `reloadSurge` when unset: a share of `workers`, resolved to a count (so not in DEFAULTS, which holds resolved values). */
+const RELOAD_SURGE_DEFAULT = '25%'
 
 /** A count from 1 to `workers`, or a percentage of `workers` ("25%", rounded up, at least 1). */
 function parseSurge (name: string, value: unknown, workers: number): number {
@@ -445,7 +447,7 @@ export function resolveOptions (input: ClusterOptions, names: OptionNames = {},
     unhealthyChecks: parseInteger(n('unhealthyChecks'), orDefault('unhealthyChecks'), 1, 1000),
     recycleGracePeriod: duration('recycleGracePeriod', 0),
     maxConcurrentRecycles: parseInteger(n('maxConcurrentRecycles'), orDefault('maxConcurrentRecycles'), 1, MAX_WORKERS),
-    reloadSurge: parseSurge(n('reloadSurge'), orDefault('reloadSurge'), workers),
+    reloadSurge: parseSurge(n('reloadSurge'), given('reloadSurge') === undefined ? RELOAD_SURGE_DEFAULT : given('reloadSurge'), workers),
     recycleBudget: parseInteger(n('recycleBudget'), orDefault('recycleBudget'), 0, 1_000_000),
     recycleBudgetWindow: duration('recycleBudgetWindow', 1),
     recycleOnHealthCheck: bool(n('recycleOnHealthCheck'), orDefault('recycleOnHealthCheck')),
