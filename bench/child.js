@@ -61,6 +61,8 @@ class LoggedProcess {
         continue
       }
       if (line === null || typeof line !== 'object') continue
+      // The primary logs a worker's pid as workerPid (pino's pid is its own); events call it pid.
+      if (Number.isInteger(line.workerPid)) line = { ...line, pid: line.workerPid, primaryPid: line.pid }
       line.receivedAt = Date.now()
       if (Number.isInteger(line.pid) && line.event !== undefined) this.#seenPids.add(line.pid)
       this.lines.push(line)

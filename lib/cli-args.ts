@@ -2,10 +2,9 @@ import { parseArgs } from 'node:util'
 import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_FLAG_REPEATED, FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_UNKNOWN_FLAG
 } from './errors.js'
-import { ALL_FLAGS, type FlagSpec } from './cli-flags.js'
+import { ALL_FLAGS, type ClusterFlagSpec, type FlagSpec } from './cli-flags.js'
 import { didYouMean } from './messages.js'
 import type { ClusterOptions, OptionNames } from './options.js'
-import { parseInteger } from './units.js'
 
 /** `fastify-cluster start` arguments, split between the cluster and fastify-cli, ready for `start()`. */
 export interface StartArgs {
@@ -24,16 +23,11 @@ function lookup (name: string): FlagSpec | undefined {
 
 function spelled (token: { rawName: string }): string { return token.rawName }
 
-/** The app port as fastify-cli will see it: the flag, then FASTIFY_PORT, then PORT, then 3000. */
-function portFrom (values: Map<FlagSpec, string | boolean>, env: NodeJS.ProcessEnv): string {
-  const flag = values.get(BY_LONG.get('port') as FlagSpec)
-  return String(flag ?? env.FASTIFY_PORT ?? env.PORT ?? 3000)
-}
-
 /**
  * Parses `start` arguments strictly (unknown flags, missing values and repeats are errors, before anything is
  * forked). Cluster flags become `start()` options; fastify-cli's flags stay in `fastifyArgs` in their original
  * form, for fastify-cli's own parser in each worker. Env vars fill cluster options whose flags are absent.
+ * Values are checked by `resolveOptions()`, the same rules as for `start()` (fastify-cli's values included).
  */
 export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv = process.env): StartArgs {
   const dashDash = argv.indexOf('--')
@@ -137,24 +131,16 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
       }
       value = value === 'true' || value === '1'
     }
-    if (flag.option === 'readinessPath' && value === 'false') value = false
-    if (flag.option === 'logger') {
-      options.logger = { level: value }
-    } else if (flag.option !== undefined) {
-      options[flag.option] = value
+    const fromFlag = (flag as ClusterFlagSpec).fromFlag
+    if (flag.option !== undefined) {
+      options[flag.option] = fromFlag === undefined ? value : fromFlag(value as string | boolean)
+      names[flag.option] = name
     }
-    if (flag.option !== undefined) names[flag.option] = name
-    if (flag.name === 'port') parseInteger(name, value, 0, 65535)
     if (flag.name === 'close-grace-delay' && options.workerStopTimeout === undefined && !values.has(BY_LONG.get('stop-timeout') as FlagSpec) &&
       env.FASTIFY_STOP_TIMEOUT === undefined) {
       options.workerStopTimeout = value
       names.workerStopTimeout = name
     }
-  }
-  const appPort = portFrom(values, env)
-  if (options.healthPort !== undefined && String(options.healthPort) === String(appPort) &&
-    String(appPort) !== '0') {
-    throw new FST_CLUSTER_FLAG_VALUE(`${String(names.healthPort)} and the app port are both ${String(appPort)}: the health server needs its own port`)
   }
   options.fastifyArgs = [...own.filter((_, i) => !consumed.has(i)), ...rest]
   return { help: false, options: options as ClusterOptions, names: names as OptionNames }

@@ -9,7 +9,7 @@ type Cause = { cause: unknown }
  */
 
 /** An option, flag or env var has the wrong type. `%s` are: name, what is allowed, the value received. */
-export const FST_CLUSTER_INVALID_OPTION = createError<[string, string, string]>(
+export const FST_CLUSTER_INVALID_OPTION = createError<[string, string, string, Cause?]>(
   'FST_CLUSTER_INVALID_OPTION', '%s must be %s, received %s', 500, TypeError)
 
 /** An option, flag or env var is of the right type but outside what is allowed. */
@@ -67,9 +67,9 @@ export const FST_CLUSTER_CRASH_LOOP = createError<[number, number, string]>(
   500, Error)
 
 /** A worker failed to boot in a way every worker would repeat (port taken, permission denied, bad app file). */
-export const FST_CLUSTER_FATAL_BOOT = createError<[string, string]>(
+export const FST_CLUSTER_FATAL_BOOT = createError<[string, string, string]>(
   'FST_CLUSTER_FATAL_BOOT',
-  'a worker cannot start (%s: %s); not retrying because every worker would fail the same way', 500, Error)
+  'a worker cannot start (%s: %s); not retrying because every worker would fail the same way%s', 500, Error)
 
 /** The app threw while a worker was loading or starting it. Wraps the original as `cause`. */
 export const FST_CLUSTER_WORKER_BOOT = createError<[string, Cause?]>(
@@ -91,3 +91,20 @@ export const FST_CLUSTER_HEALTH_LISTEN = createError<[string, string, Cause?]>(
 /** `fastify-cluster status` found no fastify-cluster health server at the URL. */
 export const FST_CLUSTER_STATUS_UNREACHABLE = createError<[string, string]>(
   'FST_CLUSTER_STATUS_UNREACHABLE', 'no fastify-cluster answers at %s: %s', 500, Error)
+
+/** A `.ts` app file on a Node that cannot load TypeScript (no type stripping, no loader preloaded). */
+export const FST_CLUSTER_TYPESCRIPT_UNSUPPORTED = createError<[string, string]>(
+  'FST_CLUSTER_TYPESCRIPT_UNSUPPORTED',
+  'app file "%s" is TypeScript and Node %s does not strip types: build it with tsc and start the .js file, ' +
+  'use Node >= 22.18 (or 23.6), or preload a loader with -i tsx', 500, TypeError)
+
+/** A `-c` config file sets a cluster setting; fastify-cli reads that file in each worker, for its own flags only. */
+export const FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING = createError<[string, string, string]>(
+  'FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING',
+  'config file "%s" sets the cluster setting "%s", which a -c file cannot hold (it is read by fastify-cli in each ' +
+  'worker, for the fastify start flags only): use %s, or the start() option', 500, TypeError)
+
+/** Workers of a dead primary still hold the app's port and could not be stopped. */
+export const FST_CLUSTER_ORPHAN_WORKERS = createError<[number, string, string]>(
+  'FST_CLUSTER_ORPHAN_WORKERS',
+  'workers left by a primary that died still listen on port %d and could not be stopped (pids %s): %s', 500, Error)

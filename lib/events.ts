@@ -1,6 +1,7 @@
-import type { HealthSample } from './protocol.js'
+import type { BootStage, HealthSample } from './protocol.js'
 import type { Breach, RecycleReason } from './recycle-policy.js'
-import type { ReloadResult } from './rolling-reload.js'
+
+export type { BootStage }
 
 /** Lifecycle event names, `subject:verb`. Emitted by the handle `start()` returns; logged with the same fields. */
 export const ClusterEvents = {
@@ -22,6 +23,10 @@ export const ClusterEvents = {
   WORKER_RECYCLE: 'worker:recycle',
   /** The replacement of a sick worker failed to start; the old worker keeps serving. Payload: {@link WorkerRecycleEvent}. */
   WORKER_RECYCLE_FAILED: 'worker:recycle-failed',
+  /** A slot cannot boot a worker while others serve: the cluster serves with fewer workers. Payload: {@link ClusterDegradedEvent}. */
+  CLUSTER_DEGRADED: 'cluster:degraded',
+  /** Every slot has a ready worker again after `cluster:degraded`. Payload: {@link ClusterDegradedEvent}. */
+  CLUSTER_RECOVERED: 'cluster:recovered',
   /** A majority of workers breach event-loop thresholds at once: load, not sickness; nobody is recycled for it. */
   CLUSTER_OVERLOAD: 'cluster:overload',
   /** A worker sent an IPC message in our namespace that failed validation. Payload: {@link IpcInvalidEvent}. */
@@ -63,6 +68,7 @@ export type ExitReason =
   | 'killed-at-deadline' // we asked it to stop, it did not within workerStopTimeout, we killed it
   | 'stuck' // it stopped reporting for heartbeatTimeout and was killed
   | 'recycled' // it was replaced for its health (or a reload) and drained cleanly
+  | 'left' // it drained and exited on its own (a signal from outside, or its own word), not at the primary's request
 
 /** A snapshot of one worker, as listed by `handle.workers()`. */
 export interface WorkerInfo {
@@ -83,6 +89,36 @@ export interface WorkerInfo {
   recycling: boolean
   /** Recycles of this worker's slot, by reason. */
   recycles: Partial<Record<RecycleReason, number>>
+  /** Its slot cannot boot a worker while others serve (see `cluster:degraded`). */
+  degraded?: boolean
+}
+
+
+/** The last uncaught error a worker reported before dying. */
+export interface WorkerError {
+  message: string
+  /** Its top stack frame, when it had one. */
+  frame: string | null
+}
+
+/** The outcome of replacing one slot's worker. */
+export interface SlotReplacement {
+  slot: number
+  ok: boolean
+  error?: string
+  oldPid: number | null
+  newPid: number | null
+}
+
+/** The outcome of one rolling reload pass. */
+export interface ReloadResult {
+  /** Slots whose worker was replaced, in order. */
+  replaced: SlotReplacement[]
+  /** The slot whose replacement failed to become ready (the reload stopped there), or `null`. */
+  failed: SlotReplacement | null
+  /** Why the pass stopped early: a failed replacement, a shutdown, or `null` when it replaced every slot. */
+  aborted: 'failure' | 'shutdown' | null
+  durationMs: number
 }
 
 export interface WorkerForkEvent { id: number, slot: number, pid: number }
@@ -93,7 +129,9 @@ export interface WorkerBootErrorEvent {
   pid: number
   code: string
   message: string
-  /** True when every worker would fail the same way (port taken, permission denied, bad app file). */
+  /** Where the boot failed. */
+  stage: BootStage
+  /** True at first start when no worker can serve at all (the app file cannot load, or the port cannot be bound). */
   fatal: boolean
 }
 export interface WorkerExitEvent {
@@ -108,6 +146,8 @@ export interface WorkerExitEvent {
   uptime: number
   /** Delay before the slot's replacement is forked, or `null` when none will be. */
   restartIn: number | null
+  /** The last uncaught error it reported, if it died of one. */
+  error?: WorkerError
 }
 export interface WorkerHealthEvent { id: number, slot: number, pid: number, sample: HealthSample }
 export interface WorkerUnhealthyEvent { id: number, slot: number, pid: number, reason: RecycleReason, breaches: Breach[], sample: HealthSample | null }
@@ -116,6 +156,14 @@ export interface WorkerRecycleEvent { id: number, slot: number, pid: number, rea
 export interface ClusterOverloadEvent { workers: number[], breaches: Record<number, Breach[]> }
 export interface IpcInvalidEvent { id: number, pid: number, reason: string, count: number }
 export interface ClusterReadyEvent { workers: WorkerInfo[], address: WorkerAddress | null }
+export interface ClusterDegradedEvent {
+  /** Slots that have no ready worker because their worker cannot boot. */
+  slots: number[]
+  /** Ready workers serving meanwhile. */
+  ready: number
+  /** The last boot error of a failing slot, when known. */
+  error: string | null
+}
 export interface ClusterShutdownEvent { reason: string, signal: string | null }
 /** How the cluster ended. `code` is the exit code the CLI uses: 0 clean, 1 forced or gave up. */
 export interface ClusterExit { code: number, reason: string, forced: boolean, error?: Error }
@@ -132,6 +180,8 @@ export interface ClusterEventMap {
   'worker:recycle': [WorkerRecycleEvent]
   'worker:recycle-failed': [WorkerRecycleEvent]
   'cluster:overload': [ClusterOverloadEvent]
+  'cluster:degraded': [ClusterDegradedEvent]
+  'cluster:recovered': [ClusterDegradedEvent]
   'cluster:reload:start': [{ slots: number }]
   'cluster:reload:done': [ReloadResult]
   'cluster:reload:failed': [ReloadResult]

@@ -12,6 +12,8 @@ export interface HealthSource {
   phase: () => string
   /** The breaker tripped or a fatal boot error stopped the cluster: /live fails. */
   gaveUp: () => boolean
+  /** A slot cannot boot a worker while others serve. */
+  degraded?: () => boolean
 }
 
 export interface HealthServerSettings {
@@ -35,7 +37,8 @@ export async function startHealthServer (settings: HealthServerSettings, source:
       maxHeaderSize: 8192, requestTimeout: 5000, headersTimeout: 5000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000
     }, handler),
     bodyLimit: 1024,
-    maxParamLength: 100,
+    // Router settings go under routerOptions since Fastify 5.x (the top-level key warns FSTDEP022).
+    routerOptions: { maxParamLength: 100 },
     return503OnClosing: true,
     // At the very end of a shutdown nothing on this port is worth waiting for.
     forceCloseConnections: true
@@ -71,6 +74,7 @@ export async function startHealthServer (settings: HealthServerSettings, source:
       return {
         status: source.phase() === 'running' ? 'ok' : source.phase(),
         ready: workers.filter((w) => w.state === 'ready').length,
+        degraded: source.degraded?.() ?? false,
         workers
       }
     })

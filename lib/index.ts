@@ -10,12 +10,12 @@ export { resolveOptions, DEFAULTS } from './options.js'
 export type { ClusterOptions, ResolvedOptions, OptionNames, InlineApp } from './options.js'
 export type { ReloadResult } from './rolling-reload.js'
 export type { Breach, RecycleReason } from './recycle-policy.js'
-export type { SlotReplacement } from './supervisor.js'
+export type { SlotReplacement } from './events.js'
 export { ClusterEvents } from './events.js'
 export type {
   ClusterEventMap, ClusterEventName, ClusterExit, ClusterReadyEvent, ClusterShutdownEvent, ExitReason,
   IpcInvalidEvent, WorkerAddress, WorkerUnhealthyEvent, WorkerStuckEvent, WorkerRecycleEvent, ClusterOverloadEvent, WorkerBootErrorEvent, WorkerExitEvent, WorkerForkEvent, WorkerHealthEvent,
-  WorkerInfo, WorkerReadyEvent, WorkerState
+  WorkerInfo, WorkerReadyEvent, WorkerState, BootStage, WorkerError, ClusterDegradedEvent
 } from './events.js'
 export { MessageTypes, PROTOCOL_NAMESPACE, PROTOCOL_VERSION } from './protocol.js'
 export type { HealthSample } from './protocol.js'

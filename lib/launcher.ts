@@ -1,6 +1,6 @@
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -8,13 +8,15 @@ import {
   FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
-import { createPrimaryLogger } from './logger.js'
+import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
+import { preflightAppFile } from './app-preflight.js'
 import type { ClusterMetrics } from './metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
+import { preflight } from './preflight.js'
 import { connectToPrimary } from '../plugin/channel.js'
 
 /** What `start()` returns, in the primary and (for an inline app) in each worker. */
@@ -62,10 +64,10 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   #watcher: FileWatcher | null = null
   #uninstallSignals: () => void = () => {}
 
-  constructor (options: ResolvedOptions, target: ForkTarget) {
+  constructor (options: ResolvedOptions, target: ForkTarget, logFormat: PrimaryLogFormat = {}) {
     super()
     this.#options = options
-    this.#log = createPrimaryLogger(options.logger)
+    this.#log = createPrimaryLogger(options.logger, logFormat)
     this.#supervisor = new Supervisor(options, this.#log, target, this)
     this.on(ClusterEvents.WORKER_EXIT, (e) => { this.#metrics?.exits.inc({ reason: e.reason }) })
     this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics?.recycles.inc({ reason: e.reason }) })
@@ -101,8 +103,14 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     if (this.#options.signals) this.#uninstallSignals = this.#installSignals()
   }
 
+  /** Runs the checks that need the network or /proc (nothing is forked if one fails), then starts. */
+  begin (names: OptionNames = {}): void {
+    void preflight(this.#options, names, this.#log).then(() => { this.#begin() },
+      (err: Error) => { this.#supervisor.fail(err, 'preflight') })
+  }
+
   /** Forks the workers and starts the health server. */
-  begin (): void {
+  #begin (): void {
     void this.#listenPlan().then((plan) => { this.#supervisor.start(plan) },
       (err: Error) => { this.#supervisor.fail(err, 'listen-plan') })
     if (this.#options.appFile !== undefined) void this.#watch()
@@ -115,7 +123,7 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     // the primary ~20 MB and ~100 ms at start, for nothing without a health server.
     const { ClusterMetrics } = await import('./metrics.js')
     const { startHealthServer } = await import('./health-server.js')
-    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers() })
+    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), degraded: () => this.#supervisor.degraded })
     this.#metrics = metrics
     try {
       const health = await startHealthServer({
@@ -126,7 +134,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
       }, {
         workers: () => this.#supervisor.workers(),
         phase: () => this.#supervisor.phase,
-        gaveUp: () => this.#supervisor.gaveUp
+        gaveUp: () => this.#supervisor.gaveUp,
+        degraded: () => this.#supervisor.degraded
       }, metrics, this.#log)
       this.#health = health
       // Closed while it was starting: close it too.
@@ -289,14 +298,18 @@ export function start (options: ClusterOptions, names?: OptionNames): ClusterHan
   }
   const resolved = resolveOptions(options, names)
   const target = forkTarget(resolved, names)
-  const handle = new PrimaryHandle(resolved, target)
+  // Mistakes every worker would repeat fail here, once; -P makes the primary's lines pretty too.
+  const appArgs = target.fastifyArgs === undefined || resolved.appFile === undefined
+    ? null
+    : preflightAppFile(resolve(resolved.appFile), target.fastifyArgs, target.execArgv)
+  const handle = new PrimaryHandle(resolved, target, { pretty: appArgs?.prettyLogs === true })
   handle.installSignals()
   if (resolved.signals) {
     // A signal-driven or given-up shutdown ends the program: make its exit code say how it went.
     void handle.closed.then((exit) => { if (exit.code !== 0) process.exitCode = exit.code })
   }
   // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
-  process.nextTick(() => { handle.begin() })
+  process.nextTick(() => { handle.begin(names) })
   return handle
 }
 
@@ -308,6 +321,9 @@ function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTa
   const appPath = resolve(resolved.appFile)
   if (!existsSync(appPath)) {
     throw new FST_CLUSTER_APP_NOT_FOUND(`${names.appFile ?? 'appFile'} "${resolved.appFile}" does not exist (resolved to ${appPath})`)
+  }
+  if (statSync(appPath).isDirectory()) {
+    throw new FST_CLUSTER_APP_NOT_FOUND(`${names.appFile ?? 'appFile'} must be a file, received "${resolved.appFile}", a directory (name the app file in it, e.g. ${join(resolved.appFile, 'app.js')})`)
   }
   // fastify-cli expects the file as the first positional, before any `--` plugin options.
   const args = [...resolved.fastifyArgs]

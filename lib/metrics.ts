@@ -4,6 +4,8 @@ import type { WorkerInfo, WorkerState } from './events.js'
 /** What the metrics read at scrape time. */
 export interface MetricsSource {
   workers: () => WorkerInfo[]
+  /** A slot cannot boot a worker while others serve. */
+  degraded?: () => boolean
 }
 
 const STATES: readonly WorkerState[] = ['starting', 'ready', 'draining', 'stopping']
@@ -47,6 +49,13 @@ export class ClusterMetrics {
         const workers = source.workers()
         for (const state of STATES) this.set({ state }, workers.filter((w) => w.state === state).length)
       }
+    })
+    // eslint-disable-next-line no-new -- registering is the side effect we want
+    new Gauge({
+      name: 'fastify_cluster_degraded',
+      help: '1 while a slot cannot boot a worker and the others serve',
+      registers,
+      collect () { this.set(source.degraded?.() === true ? 1 : 0) }
     })
     perWorker('fastify_cluster_worker_event_loop_delay_milliseconds', 'Mean event-loop delay over the last sample interval',
       (w) => w.lastHealth?.eventLoopDelay)

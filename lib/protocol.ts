@@ -15,6 +15,10 @@ export const MessageTypes = {
   HEALTH: 'health',
   /** worker → primary: the app failed to boot; sent just before the worker exits. */
   BOOT_ERROR: 'boot-error',
+  /** worker → primary: the app file loaded (the first worker's signal that the others may be forked). */
+  LOADED: 'loaded',
+  /** worker → primary: an uncaught exception or unhandled rejection is about to end this worker. */
+  UNCAUGHT: 'uncaught',
   /** worker → primary: this worker was told to stop by someone else (SIGTERM to its pid) and is draining. */
   LEAVING: 'leaving',
   /**
@@ -51,13 +55,26 @@ export interface ReadyMessage {
   inspector?: string
 }
 export interface HealthMessage { type: typeof MessageTypes.HEALTH, sample: HealthSample }
-export interface BootErrorMessage { type: typeof MessageTypes.BOOT_ERROR, code: string, message: string }
+/** Where a boot failed: loading the app file, the app's own boot (plugins, hooks), or binding the port. */
+export type BootStage = 'load' | 'boot' | 'listen'
+export const BOOT_STAGES: readonly BootStage[] = ['load', 'boot', 'listen']
+export interface BootErrorMessage {
+  type: typeof MessageTypes.BOOT_ERROR
+  code: string
+  message: string
+  stage: BootStage
+  /** The error as a person reads it (for a load error: file:line, the source line and a caret), bounded. */
+  detail: string
+}
+export interface LoadedMessage { type: typeof MessageTypes.LOADED }
+export interface UncaughtMessage { type: typeof MessageTypes.UNCAUGHT, message: string, frame: string | null }
 export interface LeavingMessage { type: typeof MessageTypes.LEAVING }
 export interface UnlistenMessage { type: typeof MessageTypes.UNLISTEN }
 export interface DrainMessage { type: typeof MessageTypes.DRAIN, delay: number }
 export interface UnlistenAckMessage { type: typeof MessageTypes.UNLISTEN_ACK }
 
-export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage | UnlistenMessage
+export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage | UnlistenMessage |
+  LoadedMessage | UncaughtMessage
 export type PrimaryMessage = DrainMessage | UnlistenAckMessage
 
 /** What parsing a message gave: ours and valid, ours and invalid (with why), or not ours. */
@@ -68,6 +85,8 @@ export type Parsed<M> =
 
 const MAX_KEYS = 16
 const MAX_STRING = 2048
+/** A boot error's formatted text: a source excerpt and a few frames. */
+export const MAX_DETAIL = 4096
 
 type Envelope = Record<string, unknown>
 
@@ -81,8 +100,16 @@ export function buildReady (address: ReadyMessage['address'], sample: HealthSamp
 export function buildHealth (sample: HealthSample): Envelope {
   return envelope(MessageTypes.HEALTH, { sample })
 }
-export function buildBootError (code: string, message: string): Envelope {
-  return envelope(MessageTypes.BOOT_ERROR, { code: code.slice(0, 128), message: message.slice(0, MAX_STRING) })
+export function buildBootError (code: string, message: string, stage: BootStage, detail: string): Envelope {
+  return envelope(MessageTypes.BOOT_ERROR, {
+    code: code.slice(0, 128), message: message.slice(0, MAX_STRING), stage, detail: detail.slice(0, MAX_DETAIL)
+  })
+}
+export function buildLoaded (): Envelope {
+  return envelope(MessageTypes.LOADED, {})
+}
+export function buildUncaught (message: string, frame: string | null): Envelope {
+  return envelope(MessageTypes.UNCAUGHT, { message: message.slice(0, MAX_STRING), frame: frame?.slice(0, 512) ?? null })
 }
 export function buildLeaving (): Envelope {
   return envelope(MessageTypes.LEAVING, {})
@@ -123,9 +150,9 @@ function number (obj: Record<string, unknown>, key: string, min: number, max: nu
 
 const INSPECTOR_URL = /^ws:\/\/127\.0\.0\.1:\d{1,5}\/[\w-]{1,64}$/
 
-function string (obj: Record<string, unknown>, key: string): string {
+function string (obj: Record<string, unknown>, key: string, max = MAX_STRING): string {
   const value = field(obj, key)
-  if (typeof value !== 'string' || value.length > MAX_STRING) throw new Invalid(`${key} is not a short string`)
+  if (typeof value !== 'string' || value.length > max) throw new Invalid(`${key} is not a short string`)
   return value
 }
 
@@ -176,10 +203,24 @@ export function parseWorkerMessage (raw: unknown): Parsed<WorkerMessage> {
         if (inspector !== undefined && !INSPECTOR_URL.test(inspector)) throw new Invalid('inspector must be a ws://127.0.0.1 URL')
         return { kind: 'ok', message: { type, address, sample: sample(body), ...(inspector === undefined ? {} : { inspector }) } }
       }
-      case MessageTypes.BOOT_ERROR:
-        return { kind: 'ok', message: { type, code: string(body, 'code'), message: string(body, 'message') } }
+      case MessageTypes.BOOT_ERROR: {
+        const stage = field(body, 'stage')
+        if (!BOOT_STAGES.includes(stage as BootStage)) throw new Invalid('stage is not load, boot or listen')
+        return {
+          kind: 'ok',
+          message: {
+            type, code: string(body, 'code', 128), message: string(body, 'message'), stage: stage as BootStage, detail: string(body, 'detail', MAX_DETAIL)
+          }
+        }
+      }
+      case MessageTypes.UNCAUGHT: {
+        const frame = field(body, 'frame')
+        if (frame !== null && typeof frame !== 'string') throw new Invalid('frame is not a string or null')
+        return { kind: 'ok', message: { type, message: string(body, 'message'), frame: frame === null ? null : string(body, 'frame', 512) } }
+      }
       case MessageTypes.LEAVING:
       case MessageTypes.UNLISTEN:
+      case MessageTypes.LOADED:
         return { kind: 'ok', message: { type } }
       default:
         return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }

@@ -65,6 +65,9 @@ export class RecyclePolicy {
   readonly #latest = new Map<number, Breach[]>()
   #recycledAt: number[] = []
   #overloaded = false
+  /** Ticks so far, and the tick at which each worker was last seen breaching an event-loop threshold. */
+  #tick = 0
+  readonly #loopBreachTick = new Map<number, number>()
 
   constructor (settings: RecycleSettings) {
     this.#s = settings
@@ -99,6 +102,7 @@ export class RecyclePolicy {
   forget (id: number): void {
     this.#streaks.delete(id)
     this.#latest.delete(id)
+    this.#loopBreachTick.delete(id)
   }
 
   /** Counts a recycle that was carried out (threshold recycles only), for the budget. */
@@ -134,7 +138,14 @@ export class RecyclePolicy {
     const stuck = new Set(decisions.flatMap((d) => d.kind === 'stuck' ? [d.id] : []))
     const alive = workers.filter((w) => w.ready && !w.recycling && !stuck.has(w.id))
 
-    const loopBreaching = alive.filter((w) => (this.#latest.get(w.id) ?? []).some((b) => EVENT_LOOP_METRICS.has(b.metric)))
+    // Workers sample on their own clocks, and a noisy neighbour on the host starves them unevenly: a worker counts as
+    // loaded if it breached an event-loop threshold in any of the last `unhealthyChecks` ticks, not only the latest
+    // sample. So one busy worker whose peer dipped under the threshold for a sample is load, not sickness.
+    const tick = ++this.#tick
+    for (const w of alive) {
+      if ((this.#latest.get(w.id) ?? []).some((b) => EVENT_LOOP_METRICS.has(b.metric))) this.#loopBreachTick.set(w.id, tick)
+    }
+    const loopBreaching = alive.filter((w) => tick - (this.#loopBreachTick.get(w.id) ?? -Infinity) < s.unhealthyChecks)
     const overloaded = alive.length > 0 && loopBreaching.length * 2 > alive.length
     if (overloaded && !this.#overloaded) {
       decisions.push({

@@ -1,15 +1,6 @@
-import type { SlotReplacement } from './supervisor.js'
+import type { ReloadResult, SlotReplacement } from './events.js'
 
-/** The outcome of one rolling reload pass. */
-export interface ReloadResult {
-  /** Slots whose worker was replaced, in order. */
-  replaced: SlotReplacement[]
-  /** The slot whose replacement failed to become ready (the reload stopped there), or `null`. */
-  failed: SlotReplacement | null
-  /** Why the pass stopped early: a failed replacement, a shutdown, or `null` when it replaced every slot. */
-  aborted: 'failure' | 'shutdown' | null
-  durationMs: number
-}
+export type { ReloadResult }
 
 /** What a reload needs from the pool. */
 export interface ReloadTarget {

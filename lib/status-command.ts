@@ -12,6 +12,8 @@ import { parseDuration } from './units.js'
 export interface StatusDocument {
   status: string
   ready: number
+  /** A slot cannot boot a worker while the others serve (absent from older primaries). */
+  degraded?: boolean
   workers: WorkerInfo[]
 }
 
@@ -141,7 +143,7 @@ export function renderStatus (doc: StatusDocument, origin: string, color: boolea
     const code = state === undefined ? undefined : COLORS[state.replace('*', '')]
     return color && code !== undefined ? `\x1b[${code}m${text}\x1b[0m` : text
   }
-  const summary = `${doc.ready}/${doc.workers.length} workers ready, cluster ${doc.status} (${origin})` +
+  const summary = `${doc.ready}/${doc.workers.length} workers ready, cluster ${doc.status}${doc.degraded === true ? ', DEGRADED (a worker cannot boot)' : ''} (${origin})` +
     (doc.workers.some((w) => w.recycling) ? ', * = being replaced' : '')
   return [line(header), ...doc.workers.map((w, i) => line(rows[i] ?? [], w.state + (w.recycling ? '*' : ''))), summary, ''].join('\n')
 }

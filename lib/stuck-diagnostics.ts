@@ -3,7 +3,8 @@
  * 127.0.0.1 at boot). The inspector runs on its own thread and interrupts a blocked event loop to pause it, so
  * this works exactly when the worker cannot answer anything else.
  */
-import { writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdtemp, open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -66,10 +67,22 @@ export async function captureStack (inspectorUrl: string, timeout: number): Prom
   })
 }
 
-/** Writes the evidence to a JSON file in the OS temp directory; returns its path. */
-export async function writeStuckReport (report: { pid: number, id: number, silentFor: number, frames: StackFrame[] },
-  dir: string = tmpdir()): Promise<string> {
-  const path = join(dir, `fastify-cluster-stuck-${report.pid}-${Date.now()}.json`)
-  await writeFile(path, JSON.stringify({ ...report, capturedAt: new Date().toISOString() }, null, 2) + '\n')
+export interface StuckReport { pid: number, id: number, silentFor: number, frames: StackFrame[] }
+
+/**
+ * Writes the evidence to a JSON file and returns its path. The temp directory is shared with every local user, so
+ * the file is never opened through a name someone else could have planted: without `dir`, it goes into a new
+ * private directory (mkdtemp, mode 0700); in the operator's `dir`, it is created exclusively (O_EXCL, which also
+ * refuses a symlink at the name) and without following a link. Either way mode 0600: stacks can show secrets.
+ */
+export async function writeStuckReport (report: StuckReport, dir?: string, now: number = Date.now()): Promise<string> {
+  const parent = dir ?? await mkdtemp(join(tmpdir(), 'fastify-cluster-stuck-'))
+  const path = join(parent, `fastify-cluster-stuck-${report.pid}-${now}.json`)
+  const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+  try {
+    await file.writeFile(JSON.stringify({ ...report, capturedAt: new Date(now).toISOString() }, null, 2) + '\n')
+  } finally {
+    await file.close()
+  }
   return path
 }

@@ -3,18 +3,21 @@
  * loader, or from an inline plugin), listens, and owns the process lifecycle: drain on the primary's command,
  * report boot failures, decide what each signal does. This module, like a CLI, may end the process.
  */
+import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import inspector from 'node:inspector'
 import net from 'node:net'
-import { resolve } from 'node:path'
+import { join, resolve, sep } from 'node:path'
 import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_APP_NOT_PLUGIN, FST_CLUSTER_WORKER_BOOT
 } from '../lib/errors.js'
 import { describeValue } from '../lib/messages.js'
-import { MessageTypes, buildBootError, buildLeaving, buildUnlisten, type WorkerLaunch } from '../lib/protocol.js'
+import {
+  MAX_DETAIL, MessageTypes, buildBootError, buildLeaving, buildLoaded, buildUncaught, buildUnlisten, type BootStage, type WorkerLaunch
+} from '../lib/protocol.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
 import { DEFER_UNDER_PRESSURE, clusterStateOf, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
 import { addReadinessRoute } from './readiness-route.js'
@@ -54,10 +57,22 @@ export class WorkerLifecycle {
   #fastify: FastifyInstance | null = null
   #drainRequested: number | null = null
   #draining = false
+  /** Where the boot is: loading the app file, the app's own boot, binding the port. */
+  #stage: BootStage = 'load'
+  /** The app file, once known (to show where a load error is). */
+  appFile: string | null = null
   readonly #cleanups: Array<() => void> = []
 
   constructor (channel: PrimaryChannel) {
     this.#channel = channel
+    // The primary names a worker's last uncaught error in crash-loop messages. A monitor changes nothing about
+    // how the process dies; the small message is written to the channel synchronously.
+    const onUncaught = (err: unknown): void => {
+      const { message, frame } = describeUncaught(err)
+      channel.send(buildUncaught(message, frame))
+    }
+    process.on('uncaughtExceptionMonitor', onUncaught)
+    this.#cleanups.push(() => { process.off('uncaughtExceptionMonitor', onUncaught) })
     // Stuck-worker diagnostics: the inspector's own thread can pause a blocked event loop and read its stack.
     if (channel.launch.inspect === true) inspector.open(0, '127.0.0.1')
     this.#cleanups.push(channel.onMessage((message) => {
@@ -155,12 +170,27 @@ export class WorkerLifecycle {
     })
   }
 
-  /** Reports a boot failure to the primary, then ends the worker with code 1. */
+  /** The app file loaded: from now on a failure is the app's own boot; the primary may fork the other workers. */
+  loaded (): void {
+    if (this.#stage !== 'load') return
+    this.#stage = 'boot'
+    this.#channel.send(buildLoaded())
+  }
+
+  /** The app booted (plugins loaded, onReady ran): what fails now is binding the port. */
+  listening (): void { this.#stage = 'listen' }
+
+  /** Reports a boot failure, with its stage and a readable form, to the primary (which logs it), then exits 1. */
   fail (err: unknown): void {
-    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'FST_CLUSTER_WORKER_BOOT'
+    // Our generic wrapper says less than the original's code (MODULE_NOT_FOUND, ERR_REQUIRE_ESM): report that.
+    const cause = err instanceof Error ? err.cause as { code?: unknown } | undefined : undefined
+    const own = (err as { code?: unknown })?.code
+    const code = own === 'FST_CLUSTER_WORKER_BOOT' && typeof cause?.code === 'string'
+      ? cause.code
+      : typeof own === 'string' ? own : 'FST_CLUSTER_WORKER_BOOT'
     const message = err instanceof Error ? err.message : String(err)
-    process.stderr.write(`fastify-cluster worker ${process.pid}: ${err instanceof Error ? (err.stack ?? message) : message}\n`)
-    this.#channel.send(buildBootError(code, message), () => { this.#leave(1) })
+    const detail = formatBootError(err, this.#stage, this.appFile)
+    this.#channel.send(buildBootError(code, message, this.#stage, detail), () => { this.#leave(1) })
   }
 
   /** The primary's launch settings for this worker. */
@@ -176,11 +206,14 @@ async function boot (lifecycle: WorkerLifecycle, build: () => Promise<Built>): P
   let built: Built
   try {
     built = await build()
+    // Plugins and onReady hooks run here, so a failure in listen() below is about binding only.
+    await built.fastify.ready()
     // Told to drain while booting (shutdown, or a reload that was cancelled): close without ever listening.
     if (lifecycle.drainPending) {
       lifecycle.attach(built.fastify)
       return built.fastify
     }
+    lifecycle.listening()
     await built.fastify.listen(bindOptions(built.listen, lifecycle.launch))
     lifecycle.attach(built.fastify)
   } catch (err) {
@@ -214,7 +247,7 @@ export async function runAppFileWorker (): Promise<FastifyInstance | undefined> 
   const channel = connectToPrimary()
   if (channel === null) throw new Error('fastify-cluster worker runtime started outside a fastify-cluster worker')
   const lifecycle = new WorkerLifecycle(channel)
-  return await boot(lifecycle, async () => await buildFromAppFile(channel.launch.fastifyArgs ?? [], channel.launch.readinessPath))
+  return await boot(lifecycle, async () => await buildFromAppFile(lifecycle, channel.launch.fastifyArgs ?? [], channel.launch.readinessPath))
     .catch(() => undefined)
 }
 
@@ -250,13 +283,14 @@ function isAsyncWithoutOpts (fn: unknown): boolean {
   return typeof fn === 'function' && fn.constructor.name === 'AsyncFunction' && fn.length !== 2
 }
 
-async function buildFromAppFile (args: string[], readinessPath: string | false): Promise<Built> {
+async function buildFromAppFile (lifecycle: WorkerLifecycle, args: string[], readinessPath: string | false): Promise<Built> {
   // fastify-cli does the parsing (flags, FASTIFY_* env, config file, .env) and the loading (CJS/ESM, checks).
   const { default: parseArgs } = await import('fastify-cli/args.js')
   const cli = await import('fastify-cli/util.js')
   const opts = parseArgs(args)
   const file = opts._[0]
   if (file === undefined) throw new FST_CLUSTER_APP_NOT_FOUND('no app file given')
+  lifecycle.appFile = resolve(process.cwd(), file)
   for (const name of [opts.require ?? []].flat()) if (name !== '') cli.requireModule(name)
   for (const name of [opts.import ?? []].flat()) if (name !== '') await cli.requireESModule(name)
 
@@ -271,6 +305,7 @@ async function buildFromAppFile (args: string[], readinessPath: string | false):
   }
   const appFn = typeof loaded === 'function' ? loaded : loaded.default
   if (typeof appFn !== 'function') throw new FST_CLUSTER_APP_NOT_PLUGIN(file, describeValue(appFn ?? loaded))
+  lifecycle.loaded()
   const fileOptions = (opts.options === true && typeof loaded.options === 'object' && loaded.options !== null)
     ? loaded.options as Record<string, unknown>
     : {}
@@ -334,6 +369,8 @@ export interface InlineApp {
 export async function runInlineWorker (channel: PrimaryChannel, inline: InlineApp,
   onClosed: () => void): Promise<FastifyInstance> {
   const lifecycle = new WorkerLifecycle(channel)
+  // The script is this process's main module: it has loaded.
+  lifecycle.loaded()
   return await boot(lifecycle, async () => {
     const { default: Fastify } = await import('fastify')
     const fastify = Fastify({ ...SERVER_DEFAULTS, ...inline.serverOptions })
@@ -344,4 +381,39 @@ export async function runInlineWorker (channel: PrimaryChannel, inline: InlineAp
     if (channel.launch.readinessPath !== false) addReadinessRoute(fastify, channel.launch.readinessPath)
     return { fastify, listen: { port: inline.port, host: inline.host } }
   })
+}
+
+/** This package's own code (built or, with source maps, its sources): not where an app's error is. */
+const OWN_CODE = [join(__dirname, '..'), join(__dirname, '..', '..', 'lib'), join(__dirname, '..', '..', 'plugin')].map((d) => d + sep)
+
+/** Frames worth showing: the app's, not Node's internals, dependencies or this package. */
+function appFrames (stack: string): string[] {
+  return stack.split('\n').filter((line) => /^\s+at /.test(line) && !line.includes('node:internal') &&
+    !line.includes(`${sep}node_modules${sep}`) && !OWN_CODE.some((dir) => line.includes(dir))).map((line) => line.trim())
+}
+
+/** An uncaught error as the primary names it: its message and its top frame. */
+function describeUncaught (err: unknown): { message: string, frame: string | null } {
+  if (!(err instanceof Error)) return { message: `uncaught: ${describeValue(err)}`, frame: null }
+  return { message: `${err.name}: ${err.message}`, frame: appFrames(err.stack ?? '')[0] ?? null }
+}
+
+/**
+ * A boot error as a person reads it. A syntax error in the app file gets Node's own excerpt (file:line, the
+ * source line, a caret): a CommonJS file carries it in its stack; for an ES module Node keeps it to itself, so
+ * `node --check` on the file (only on this failure path) provides it. Other errors: the message and a few frames.
+ */
+function formatBootError (err: unknown, stage: BootStage, file: string | null): string {
+  const root = err instanceof Error && err.cause instanceof Error ? err.cause : err
+  if (!(root instanceof Error)) return describeValue(root)
+  const stack = root.stack ?? `${root.name}: ${root.message}`
+  const head = stack.split(/\n\s+at /)[0] ?? stack
+  if (stage === 'load' && root instanceof SyntaxError) {
+    if (!head.startsWith('SyntaxError') || file === null) return head.trim().slice(0, MAX_DETAIL)
+    const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 20_000 })
+    const excerpt = (check.stderr ?? '').split(/\n\s+at /)[0]?.trim() ?? ''
+    return (excerpt.includes('SyntaxError') ? excerpt : head.trim()).slice(0, MAX_DETAIL)
+  }
+  // The message travels beside this text; only the app's own frames add to it.
+  return appFrames(stack).slice(0, 5).map((f) => `    ${f}`).join('\n').slice(0, MAX_DETAIL)
 }

@@ -1,12 +1,18 @@
 import t, { type Test } from 'tap'
 import { parseStartArgs } from '../dist/lib/cli-args.js'
-import { CLUSTER_FLAGS, FASTIFY_FLAGS } from '../dist/lib/cli-flags.js'
+import { CLUSTER_FLAGS, FASTIFY_FLAGS, startHelp } from '../dist/lib/cli-flags.js'
 import { describeValue, didYouMean } from '../dist/lib/messages.js'
+import { OPTIONS, OPTION_KEYS, resolveOptions } from '../dist/lib/options.js'
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseStartArgs(argv, env)
+/** What `fastify-cluster start` does before forking: parse, then the same resolveOptions as start(). */
+const resolveCli = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+  const { options, names } = parseStartArgs(argv, env)
+  return resolveOptions(options, names, env, 4)
+}
 
 function rejects (t: Test, argv: string[], code: string, message: RegExp | string, env: NodeJS.ProcessEnv = {}): void {
-  const err = t.throws(() => parse(argv, env), { code, message }, `${argv.join(' ')}${Object.keys(env).length > 0 ? ` with ${JSON.stringify(env)}` : ''} → ${code}`)
+  const err = t.throws(() => resolveCli(argv, env), { code, message }, `${argv.join(' ')}${Object.keys(env).length > 0 ? ` with ${JSON.stringify(env)}` : ''} → ${code}`)
   const Base = code === 'FST_CLUSTER_OPTION_OUT_OF_RANGE' ? RangeError : TypeError
   t.ok(err instanceof Base, `a ${Base.name}`)
 }

@@ -18,8 +18,8 @@ t.test('build then parse round-trips every message', async (t) => {
   t.same(parseWorkerMessage(wire(buildHealth(sample))), { kind: 'ok', message: { type: MessageTypes.HEALTH, sample } })
   t.same(parseWorkerMessage(wire(buildReady(address, sample))),
     { kind: 'ok', message: { type: MessageTypes.READY, address, sample } })
-  t.same(parseWorkerMessage(wire(buildBootError('EADDRINUSE', 'listen EADDRINUSE :::3000'))),
-    { kind: 'ok', message: { type: MessageTypes.BOOT_ERROR, code: 'EADDRINUSE', message: 'listen EADDRINUSE :::3000' } })
+  t.same(parseWorkerMessage(wire(buildBootError('EADDRINUSE', 'listen EADDRINUSE :::3000', 'listen', 'detail'))),
+    { kind: 'ok', message: { type: MessageTypes.BOOT_ERROR, code: 'EADDRINUSE', message: 'listen EADDRINUSE :::3000', stage: 'listen', detail: 'detail' } })
   t.same(parsePrimaryMessage(wire(buildDrain(500))), { kind: 'ok', message: { type: MessageTypes.DRAIN, delay: 500 } })
   t.same(parsePrimaryMessage(buildDrain(0)), { kind: 'ok', message: { type: 'drain', delay: 0 } }, 'drain 0')
   for (const checkHealthy of [true, false]) {
@@ -31,7 +31,7 @@ t.test('build then parse round-trips every message', async (t) => {
 })
 
 t.test('every message carries the namespace, the version and a type', async (t) => {
-  for (const message of [buildHealth(sample), buildReady(address, sample), buildBootError('E', 'm'), buildDrain(1)]) {
+  for (const message of [buildHealth(sample), buildReady(address, sample), buildBootError('E', 'm', 'boot', ''), buildDrain(1)]) {
     t.match(message, { ns: PROTOCOL_NAMESPACE, v: PROTOCOL_VERSION, type: String })
   }
   t.equal(PROTOCOL_NAMESPACE, 'fastify-cluster')
@@ -91,8 +91,8 @@ t.test('ours but malformed is invalid, with a reason, and never throws', async (
   invalid({ ...buildReady(address, sample), address: { ...address, port: '3000' } }, /^ready: port/, 'a string port')
   invalid({ ...buildReady(address, sample), address: 'localhost:3000' }, /^ready: address is not a small object/, 'a string address')
   invalid({ ...buildReady(address, sample), sample: undefined }, /^ready: sample/, 'ready without a sample')
-  invalid({ ...buildBootError('E', 'm'), code: 42 }, /^boot-error: code is not a short string/, 'a numeric code')
-  invalid({ ...buildBootError('E', 'm'), message: undefined }, /^boot-error: message/, 'no message')
+  invalid({ ...buildBootError('E', 'm', 'boot', ''), code: 42 }, /^boot-error: code is not a short string/, 'a numeric code')
+  invalid({ ...buildBootError('E', 'm', 'boot', ''), message: undefined }, /^boot-error: message/, 'no message')
 })
 
 t.test('size limits', async (t) => {
@@ -105,17 +105,18 @@ t.test('size limits', async (t) => {
 
   const at = 'x'.repeat(2048)
   const over = 'x'.repeat(2049)
-  t.equal(parseWorkerMessage({ ...buildBootError('E', 'm'), message: at }).kind, 'ok', 'a 2048-char message')
-  t.match(parseWorkerMessage({ ...buildBootError('E', 'm'), message: over }),
+  t.equal(parseWorkerMessage({ ...buildBootError('E', 'm', 'boot', ''), message: at }).kind, 'ok', 'a 2048-char message')
+  t.match(parseWorkerMessage({ ...buildBootError('E', 'm', 'boot', ''), message: over }),
     { kind: 'invalid', reason: /message is not a short string/ }, 'a 2049-char message')
-  t.match(parseWorkerMessage({ ...buildBootError('E', 'm'), code: 'C'.repeat(100_000) }),
+  t.match(parseWorkerMessage({ ...buildBootError('E', 'm', 'boot', ''), code: 'C'.repeat(100_000) }),
     { kind: 'invalid', reason: /code is not a short string/ }, 'a huge code')
   t.match(parseWorkerMessage({ ...buildReady(address, sample), address: { ...address, address: over } }),
     { kind: 'invalid', reason: /address is not a short string/ }, 'a huge address')
 
-  const built = buildBootError('C'.repeat(500), 'm'.repeat(100_000))
+  const built = buildBootError('C'.repeat(500), 'm'.repeat(100_000), 'boot', 'd'.repeat(100_000))
   t.equal((built.code as string).length, 128, 'buildBootError truncates the code')
   t.equal((built.message as string).length, 2048, 'buildBootError truncates the message')
+  t.equal((built.detail as string).length, 4096, 'buildBootError truncates the detail')
   t.equal(parseWorkerMessage(wire(built)).kind, 'ok', 'so what it builds always parses')
 
   const unknown = parseWorkerMessage({ ns: PROTOCOL_NAMESPACE, v: 1, type: 'y'.repeat(100_000) })

@@ -229,3 +229,60 @@ t.test('connection distribution: reusePort and schedulingPolicy', async (t) => {
 function escape (s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
+
+t.test('fastify-cli values in fastifyArgs (and its env vars) are checked for start() too', async (t) => {
+  const file = (args: string[], env: NodeJS.ProcessEnv = {}) => resolveOptions({ appFile: 'app.js', fastifyArgs: args }, {}, env, CORES)
+  t.doesNotThrow(() => file(['-p', '0', '-T', '5000', '--body-limit', '1048576', '-l', 'info', '-a', '127.0.0.1']), 'good values pass')
+  t.doesNotThrow(() => file(['-T', '1e4']), 'what fastify-cli\'s Number() accepts')
+  t.throws(() => file(['-T', 'abc']), { code: INVALID, message: /^--plugin-timeout must be an integer from 0 to 2147483647 \(milliseconds\), received "abc"$/ })
+  t.throws(() => file(['--plugin-timeout=1.5']), { code: RANGE, message: /^--plugin-timeout .* received "1.5"$/ })
+  t.throws(() => file(['--body-limit', '0']), { code: RANGE, message: /^--body-limit must be an integer from 1 / })
+  t.throws(() => file(['-l', 'verbose']), { code: INVALID, message: /^--log-level must be one of fatal, error, warn, info, debug, trace, silent, received "verbose"$/ })
+  t.doesNotThrow(() => file(['-l', 'verbose', '-L', './logging.js']), 'a logging module brings its own levels')
+  t.throws(() => file([], { FASTIFY_LOG_LEVEL: 'loud' }), { message: /^FASTIFY_LOG_LEVEL must be one of/ }, 'the env var fastify-cli would read')
+  t.doesNotThrow(() => file(['-l', 'warn'], { FASTIFY_LOG_LEVEL: 'loud' }), 'the flag beats the env var, as in fastify-cli')
+  t.throws(() => file(['-a', '']), { code: INVALID, message: /^--address must be an IP address or a host name, received ""$/ })
+  t.throws(() => file(['-p', '99999']), { code: RANGE, message: /^--port must be an integer from 0 to 65535, received "99999"$/ })
+  t.doesNotThrow(() => file(['--', '-T', 'abc']), 'after -- it is the plugin\'s option')
+})
+
+t.test('the health port must differ from the app port: one rule, one code, compared as numbers', async (t) => {
+  const conflict = 'FST_CLUSTER_CONFLICTING_OPTIONS'
+  t.throws(() => resolveOptions({ app: async () => {}, port: 4000, healthPort: '04000' }, {}, {}, CORES),
+    { code: conflict, message: 'healthPort and port are both 4000: the health server needs its own port' })
+  t.throws(() => resolveOptions({ appFile: 'a.js', fastifyArgs: ['-p', '4000'], healthPort: 4000 }, {}, {}, CORES),
+    { code: conflict, message: 'healthPort and --port are both 4000: the health server needs its own port' }, 'with appFile too')
+  t.throws(() => resolveOptions({ appFile: 'a.js', healthPort: 3000 }, {}, {}, CORES),
+    { code: conflict, message: /and the app port \(default 3000\) are both 3000/ }, 'fastify-cli\'s default port')
+  t.throws(() => resolveOptions({ appFile: 'a.js', healthPort: 5000 }, { healthPort: 'FASTIFY_HEALTH_PORT' }, { FASTIFY_PORT: '5000' }, CORES),
+    { code: conflict, message: /^FASTIFY_HEALTH_PORT and FASTIFY_PORT are both 5000/ })
+  t.equal(resolveOptions({ appFile: 'a.js', fastifyArgs: ['-p', '0'], healthPort: 0 }, {}, {}, CORES).healthPort, 0, 'both 0 is fine')
+  t.equal(resolveOptions({ appFile: 'a.js', fastifyArgs: ['-s', '/tmp/x.sock'], healthPort: 3000 }, {}, {}, CORES).healthPort, 3000,
+    'no clash with a Unix socket')
+})
+
+t.test('NODE_CLUSTER_SCHED_POLICY is validated, and sets the default policy', async (t) => {
+  t.equal(resolve({}, {}, { NODE_CLUSTER_SCHED_POLICY: 'none' }).schedulingPolicy, 'none')
+  t.equal(resolve({}, {}, { NODE_CLUSTER_SCHED_POLICY: '' }).schedulingPolicy, undefined, 'empty is unset')
+  t.equal(resolve({ schedulingPolicy: 'rr' }, {}, { NODE_CLUSTER_SCHED_POLICY: 'bogus' }).schedulingPolicy, 'rr',
+    'the option wins (and is what the cluster applies)')
+  rejects(t, {}, INVALID, /^NODE_CLUSTER_SCHED_POLICY must be "rr" .* received "bogus"$/, { NODE_CLUSTER_SCHED_POLICY: 'bogus' })
+})
+
+t.test('the primary logger\'s level is checked before pino throws an uncoded error', async (t) => {
+  rejects(t, { logger: { level: 'bogus' } }, INVALID, /^logger\.level must be one of fatal, error, warn, info, debug, trace, silent, received "bogus"$/)
+  t.throws(() => resolve({ logger: { level: 'bogus' } }, { logger: '--cluster-log-level' }), { message: /^--cluster-log-level must be one of/ })
+  t.same(resolve({ logger: { level: 'audit', customLevels: { audit: 35 } } }).logger, { level: 'audit', customLevels: { audit: 35 } },
+    'custom levels count')
+  const logger = { child: () => logger, info: () => {}, level: 'whatever' }
+  t.equal(resolve({ logger }).logger, logger, 'a logger instance is taken as is')
+})
+
+t.test('stuckDiagnosticsDir must be an existing directory', async (t) => {
+  const dir = t.testdir({ 'file.txt': 'x' })
+  t.equal(resolve({ stuckDiagnosticsDir: dir }).stuckDiagnosticsDir, dir)
+  t.equal(resolve({}).stuckDiagnosticsDir, undefined, 'a private temp directory by default')
+  rejects(t, { stuckDiagnosticsDir: `${dir}/file.txt` }, INVALID, /^stuckDiagnosticsDir must be the path of an existing directory, received ".*file\.txt"$/)
+  rejects(t, { stuckDiagnosticsDir: `${dir}/missing` }, INVALID, /^stuckDiagnosticsDir must be the path of an existing directory/)
+  rejects(t, { stuckDiagnosticsDir: 7 }, INVALID, /received 7$/)
+})

@@ -11,7 +11,8 @@ const ATTW = join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'ind
 t.test('the packed tarball: types resolve for require and import (attw), and CJS and ESM consumers type-check', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fastify-cluster-types-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ filename: string, files: Array<{ path: string }> }>
+  // npm test built dist/ already; prepare would rebuild it under the tests running alongside.
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ filename: string, files: Array<{ path: string }> }>
   const tarball = join(dir, packed[0]?.filename ?? '')
   const files = packed[0]?.files.map((f) => f.path) ?? []
   t.ok(files.includes('dist/lib/index.mjs') && files.includes('dist/lib/index.d.mts') && files.includes('dist/plugin/worker-main.js'), 'the tarball has both entries and the worker')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { restartDelay } from '../dist/lib/backoff.js'
-import { CrashLoopBreaker, isFatalBootError, isUnstableExit } from '../dist/lib/crash-loop.js'
+import { CrashLoopBreaker, decideRestart, isFatalBootError, isUnstableExit } from '../dist/lib/crash-loop.js'
 
 const settings = { initial: 100, max: 15_000 }
 const fixed = (value: number) => () => value
@@ -97,13 +97,27 @@ t.test('isUnstableExit', async (t) => {
   t.equal(isUnstableExit(0, 0, 10_000), true, 'readyAt 0 is a time, not "never"')
 })
 
-t.test('isFatalBootError', async (t) => {
-  for (const code of ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'EPERM', 'FST_CLUSTER_APP_NOT_FOUND',
-    'FST_CLUSTER_APP_NOT_PLUGIN', 'MODULE_NOT_FOUND', 'ERR_MODULE_NOT_FOUND']) {
-    t.equal(isFatalBootError(code), true, `${code} is fatal`)
+t.test('isFatalBootError: by stage and whether any worker was ever ready, never by code', async (t) => {
+  t.equal(isFatalBootError('load', false), true, 'the app file cannot load at first start')
+  t.equal(isFatalBootError('listen', false), true, 'the port cannot be bound at first start')
+  t.equal(isFatalBootError('boot', false), false, "the app's own boot: retried, the breaker decides")
+  for (const stage of ['load', 'listen', 'boot'] as const) {
+    t.equal(isFatalBootError(stage, true), false, `${stage} once a worker has served: never fatal`)
   }
-  for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'FST_CLUSTER_WORKER_BOOT', 'ERR_X_RANDOM', '', 'eaddrinuse',
-    'constructor', '__proto__']) {
-    t.equal(isFatalBootError(code), false, `${JSON.stringify(code)} is not fatal`)
-  }
+})
+
+t.test('decideRestart: the breaker rule', async (t) => {
+  const backoff = { initial: 100, max: 15_000 }
+  const half = (): number => 0.5
+  const base = { exitAt: 10_000, stableUptime: 10_000, othersServing: false, attempt: 0 }
+  t.same(decideRestart({ ...base, readyAt: 8000 }, backoff, half),
+    { counts: true, resetBackoff: false, degraded: false, delay: 100 }, 'a crash 2 s after ready counts')
+  t.same(decideRestart({ ...base, readyAt: 8000, othersServing: true, attempt: 3 }, backoff, half),
+    { counts: true, resetBackoff: false, degraded: false, delay: 800 }, 'a crash counts even while others serve')
+  t.same(decideRestart({ ...base, readyAt: 0 }, backoff, half),
+    { counts: false, resetBackoff: true, degraded: false, delay: 100 }, 'after stableUptime: not counted, backoff reset')
+  t.same(decideRestart({ ...base, readyAt: null }, backoff, half),
+    { counts: true, resetBackoff: false, degraded: false, delay: 100 }, 'a boot failure with nobody serving counts')
+  t.same(decideRestart({ ...base, readyAt: null, othersServing: true, attempt: 2 }, backoff, half),
+    { counts: false, resetBackoff: false, degraded: true, delay: 15_000 }, 'a boot failure while others serve: degraded, at the ceiling')
 })

@@ -5,7 +5,7 @@ t.test('a worker not ready within startupTimeout is killed and counts as a faile
   const started = Date.now()
   const cluster = ClusterProcess.cli(t, ['start', '--workers', '1', '--startup-timeout', '700ms', '--crash-loop-limit', '2',
     '--force-kill-delay', '3s', '-T', '0', '-p', '0', `${FIXTURES}/hangs-at-boot.js`])
-  const exit = await cluster.exit(15_000)
+  const exit = await cluster.exit(60_000)
   t.equal(exit.code, 1, 'the breaker ends the cluster')
   const exits = cluster.events('worker:exit')
   t.ok(exits.length >= 2, `${exits.length} exits`)
@@ -22,19 +22,19 @@ t.test('backoff grows for a slot that keeps crashing soon after ready, and reset
   const delays: number[] = []
   for (let i = 0; i < 3; i++) {
     await request(port, '/crash/exit')
-    const exits = await cluster.waitForCount('worker:exit', i + 1, 5000)
+    const exits = await cluster.waitForCount('worker:exit', i + 1, 30_000)
     delays.push(exits[i]?.restartIn as number)
     // With one worker the shared port 0 is released when it dies: the replacement may get a new one.
-    const readies = await cluster.waitForCount('worker:ready', i + 2, 10_000)
+    const readies = await cluster.waitForCount('worker:ready', i + 2, 60_000)
     port = (readies[i + 1]?.address as { port: number }).port
   }
   t.ok(delays[0]! <= 120 && delays[1]! >= 160 && delays[2]! >= 320, `unstable crashes back off: ${delays.join(', ')} ms`)
   // Stay up past stableUptime, then crash: the slot's backoff starts over.
   await new Promise((resolve) => setTimeout(resolve, 1700).unref())
   await request(port, '/crash/exit')
-  const exits = await cluster.waitForCount('worker:exit', 4, 5000)
+  const exits = await cluster.waitForCount('worker:exit', 4, 30_000)
   t.ok((exits[3]?.restartIn as number) <= 120, `after stable uptime the delay is back to the first step (${String(exits[3]?.restartIn)} ms)`)
-  await cluster.waitForCount('worker:ready', 5, 10_000)
+  await cluster.waitForCount('worker:ready', 5, 60_000)
   cluster.child.kill('SIGTERM')
   t.equal((await cluster.exit(15_000)).code, 0)
 })

@@ -1,7 +1,9 @@
 import t from 'tap'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join } from 'node:path'
 import { buildReady, parseWorkerMessage, type HealthSample } from '../dist/lib/protocol.js'
-import { webSocketAvailable } from '../dist/lib/stuck-diagnostics.js'
+import { webSocketAvailable, writeStuckReport } from '../dist/lib/stuck-diagnostics.js'
 import { ClusterProcess, FIXTURES, assertGone, request } from './helpers/cluster-process'
 
 const args = ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--sample-interval', '250ms', '--heartbeat-timeout', '1s',
@@ -27,8 +29,10 @@ t.test('--stuck-diagnostics: the stuck worker\'s JS stack is written to a file a
   const stuck = await cluster.waitForEvent('worker:stuck', 5000)
   const diagnostics = await cluster.waitForEvent('worker:stuck-diagnostics', 5000, (l) => l.pid === stuck.pid)
   const path = diagnostics.path as string
-  t.teardown(() => { rmSync(path, { force: true }) })
+  t.teardown(() => { rmSync(dirname(path), { recursive: true, force: true }) })
   t.ok(existsSync(path), `report at ${path}`)
+  t.equal(statSync(path).mode & 0o777, 0o600, 'the report is mode 0600')
+  t.equal(statSync(dirname(path)).mode & 0o777, 0o700, 'in a private directory')
   const report = JSON.parse(readFileSync(path, 'utf8')) as { pid: number, frames: Array<{ functionName: string, url: string, line: number }> }
   t.equal(report.pid, stuck.pid)
   t.match(report.frames[0], { functionName: 'busy', url: /healthy\.js$/ }, 'the top frame is the fixture\'s busy loop')
@@ -54,4 +58,44 @@ t.test('--stuck-diagnostics without a WebSocket client: one warning, stuck worke
   t.equal(cluster.events('worker:stuck-diagnostics').length, 0)
   cluster.child.kill('SIGTERM')
   t.equal((await cluster.exit(15_000)).code, 0)
+})
+
+const REPORT = { pid: 4242, id: 7, silentFor: 5000, frames: [{ functionName: 'busy', url: 'file:///app.js', line: 3, column: 9 }] }
+
+t.test('a report goes into a new private directory, mode 0600', async (t) => {
+  const first = await writeStuckReport(REPORT)
+  const second = await writeStuckReport(REPORT)
+  t.teardown(() => {
+    for (const path of [first, second]) rmSync(dirname(path), { recursive: true, force: true })
+  })
+  t.equal(dirname(dirname(first)), tmpdir(), 'under the OS temp directory')
+  t.match(basename(dirname(first)), /^fastify-cluster-stuck-.{6}$/, 'a mkdtemp directory: its name cannot be guessed')
+  t.not(dirname(first), dirname(second), 'a new one per report')
+  t.equal(statSync(dirname(first)).mode & 0o777, 0o700, 'the directory is 0700')
+  t.equal(statSync(first).mode & 0o777, 0o600, 'the file is 0600')
+  t.match(JSON.parse(readFileSync(first, 'utf8')), { pid: 4242, id: 7, frames: [{ functionName: 'busy' }] })
+})
+
+t.test('in the operator\'s directory a planted symlink is never followed', async (t) => {
+  const dir = t.testdir({ 'victim.txt': 'secret\n' })
+  const victim = join(dir, 'victim.txt')
+  const now = 1_796_000_000_000
+  const planted = join(dir, `fastify-cluster-stuck-${REPORT.pid}-${now}.json`)
+  symlinkSync(victim, planted)
+  await t.rejects(writeStuckReport(REPORT, dir, now), { code: 'EEXIST' }, 'the write fails instead')
+  t.equal(readFileSync(victim, 'utf8'), 'secret\n', 'the link target is untouched')
+  t.equal(readlinkSync(planted), victim, 'and the link is left as it was')
+
+  const dangling = join(dir, 'not-there.txt')
+  symlinkSync(dangling, join(dir, `fastify-cluster-stuck-${REPORT.pid}-${now + 1}.json`))
+  await t.rejects(writeStuckReport(REPORT, dir, now + 1), { code: 'EEXIST' }, 'a dangling link too')
+  t.notOk(existsSync(dangling), 'nothing was created through it')
+
+  writeFileSync(join(dir, `fastify-cluster-stuck-${REPORT.pid}-${now + 2}.json`), 'earlier report\n')
+  await t.rejects(writeStuckReport(REPORT, dir, now + 2), { code: 'EEXIST' }, 'an existing file is not overwritten')
+
+  const path = await writeStuckReport(REPORT, dir, now + 3)
+  t.equal(dirname(path), dir, 'a free name is written in the operator\'s directory')
+  t.ok(lstatSync(path).isFile(), 'as a regular file')
+  t.equal(statSync(path).mode & 0o777, 0o600, 'mode 0600')
 })

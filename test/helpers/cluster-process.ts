@@ -20,6 +20,14 @@ export interface LogLine {
   [key: string]: unknown
 }
 
+/**
+ * A primary's log line read as the event it records: in the line pino's `pid` is the primary's and the worker's is
+ * `workerPid`; events carry the worker's as `pid`, so tests follow a worker by `pid` either way.
+ */
+function asEvent (line: LogLine): LogLine {
+  return typeof line.workerPid === 'number' ? { ...line, pid: line.workerPid, primaryPid: line.pid } : line
+}
+
 interface Test {
   teardown: (fn: () => void | Promise<void>) => void
 }
@@ -71,7 +79,7 @@ export class ClusterProcess {
         buffer = buffer.slice(nl + 1)
         try {
           const parsed = JSON.parse(text) as LogLine
-          if (typeof parsed === 'object' && parsed !== null) this.lines.push(parsed)
+          if (typeof parsed === 'object' && parsed !== null) this.lines.push(asEvent(parsed))
         } catch {}
       }
       for (const w of this.#waiters) w()
@@ -161,14 +169,14 @@ export class ClusterProcess {
     return this.events(name).filter(filter)
   }
 
-  /** Waits for `cluster:ready`, returns the port the workers share. */
-  async ready (timeout = 15_000): Promise<number> {
+  /** Waits for `cluster:ready`, returns the port the workers share. Generous: the test machine may be loaded. */
+  async ready (timeout = 60_000): Promise<number> {
     const line = await this.waitForEvent('cluster:ready', timeout)
     return (line.address as { port: number }).port
   }
 
   /** Waits for the health server to listen, returns its port. */
-  async healthPort (timeout = 10_000): Promise<number> {
+  async healthPort (timeout = 30_000): Promise<number> {
     return (await this.waitForEvent('health:listening', timeout)).port as number
   }
 
