@@ -131,6 +131,7 @@ export function parseStartArgs (argv: readonly string[], env: NodeJS.ProcessEnv 
       }
       value = value === 'true' || value === '1'
     }
+    if ((flag as ClusterFlagSpec).negate === true && name.startsWith('--')) value = value !== true
     const fromFlag = (flag as ClusterFlagSpec).fromFlag
     if (flag.option !== undefined) {
       options[flag.option] = fromFlag === undefined ? value : fromFlag(value as string | boolean)

@@ -8,6 +8,8 @@ export interface ClusterFlagSpec extends FlagSpec {
   option: keyof ClusterOptions
   /** Turns the flag's text into the option's value, where it is not the text itself. */
   fromFlag?: (raw: string | boolean) => unknown
+  /** The flag sets its boolean option to false (`--no-control`); its env var keeps the option's own sense. */
+  negate?: true
 }
 
 /** The default as --help shows it: the docs' cell without Markdown. */
@@ -28,7 +30,8 @@ export const CLUSTER_FLAGS: readonly ClusterFlagSpec[] = OPTION_KEYS.flatMap((ke
     description: spec.cli.help,
     option: key,
     ...(shown === undefined ? {} : { default: shown }),
-    ...(spec.cli.fromFlag === undefined ? {} : { fromFlag: spec.cli.fromFlag })
+    ...(spec.cli.fromFlag === undefined ? {} : { fromFlag: spec.cli.fromFlag }),
+    ...(spec.cli.negate === undefined ? {} : { negate: spec.cli.negate })
   } satisfies ClusterFlagSpec]
 })
 
@@ -58,7 +61,12 @@ export function startHelp (): string {
     ...FASTIFY_FLAGS.map(row),
     '',
     'Signals: SIGTERM or SIGINT drains every worker and exits 0 (1 if a worker had to be killed);',
-    'a second signal kills the workers and exits 1. SIGHUP reloads the workers one by one (rolling reload).',
+    'a second signal kills the workers and exits 1. SIGUSR2 reloads the workers one by one (rolling reload).',
+    'SIGHUP stops the cluster like SIGTERM when a standard stream is a terminal (closing the terminal), and',
+    'reloads otherwise (systemd ExecReload=kill -HUP $MAINPID).',
+    '',
+    'Control: each cluster opens a socket (owner-only, under $XDG_RUNTIME_DIR or the temp directory) for',
+    'fastify-cluster ls, status, reload and stop; --no-control turns it off.',
     '',
     'Examples:',
     '  fastify-cluster start --workers 4 -p 8080 app.js',
@@ -74,8 +82,16 @@ export function mainHelp (): string {
     '',
     'Commands:',
     '  start <app-file>   run the app on several workers (fastify-cluster start --help for options)',
-    '  status             show a running cluster\'s workers (fastify-cluster status --help)',
-    '  help               show this help',
+    "  ls                 list this user's running clusters (--json)",
+    "  status [name|pid]  show a cluster's workers (--json, --watch; --url for a health server)",
+    '  reload [name|pid]  rolling reload; waits, prints old -> new pid per slot; exit 1 if it stopped',
+    '  stop [name|pid]    graceful stop; waits for the exit and returns its code',
+    '  help, -h           show this help',
+    '  --version, -v      print the version',
+    '',
+    'The name or pid may be left out when exactly one cluster of this user runs.',
+    'Exit codes: 0 done; 1 failed (bad input, reload stopped, cluster unreachable); 3 no such cluster;',
+    "stop returns the cluster's own exit code. Details: docs/control.md",
     ''
   ].join('\n')
 }

@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 /*
- * The `fastify-cluster` command: a thin layer over `start()`. The only place that calls process.exit.
+ * The `fastify-cluster` command: a thin layer over `start()` and the control commands. The only place that calls
+ * process.exit.
+ *
+ * Its first act is to hold the primary's signals (signals.ts has no dependency): everything else loads lazily,
+ * after that, so a SIGHUP or SIGTERM in the first milliseconds is handled instead of killing the process.
  */
-import { mainHelp, startHelp } from './cli-flags.js'
-import { parseStartArgs } from './cli-args.js'
-import { FST_CLUSTER_UNKNOWN_COMMAND } from './errors.js'
-import { start } from './launcher.js'
-import { didYouMean } from './messages.js'
-import { fetchStatus, parseStatusArgs, renderStatus, statusHelp } from './status-command.js'
+import { HeldSignals, releaseHungUpTerminal } from './signals.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ClusterHandle } from './launcher.js'
+import type { StatusDocument } from './status-command.js'
+
+const held = require.main === module ? new HeldSignals() : null
 
 export interface CliIo {
   stdout: (text: string) => void
@@ -24,6 +29,9 @@ const PROCESS_IO: CliIo = {
   isTTY: process.stdout.isTTY === true
 }
 
+/** Exit code when no cluster matches (as LSB init scripts say "not running"). */
+export const EXIT_NO_CLUSTER = 3
+
 function report (io: CliIo, err: unknown): void {
   const e = err as { code?: unknown, message?: unknown }
   io.stderr(typeof e?.code === 'string'
@@ -31,47 +39,97 @@ function report (io: CliIo, err: unknown): void {
     : `fastify-cluster: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
 }
 
+function exitCodeOf (err: unknown): number {
+  return (err as { code?: unknown })?.code === 'FST_CLUSTER_NO_CLUSTER' ? EXIT_NO_CLUSTER : 1
+}
+
+/** The package's version, from its package.json (two levels above dist/lib and lib). */
+function version (): string {
+  for (const up of [['..', '..'], ['..']]) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(__dirname, ...up, 'package.json'), 'utf8')) as { name?: string, version?: string }
+      if (pkg.name === 'fastify-cluster' && typeof pkg.version === 'string') return pkg.version
+    } catch {}
+  }
+  return 'unknown'
+}
+
+const COMMANDS = ['start', 'ls', 'status', 'reload', 'stop', 'help', 'version']
+
 /** Runs the command line; resolves with the exit code. */
 export async function main (argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
   const [command, ...args] = argv
+  // Only `start` installs handlers of its own; other commands get the default actions back now.
+  if (command !== 'start') held?.release()
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      io.stdout(mainHelp())
+      io.stdout((await import('./cli-flags.js')).mainHelp())
+      return 0
+    }
+    if (command === '--version' || command === '-v' || command === 'version') {
+      io.stdout(`${version()}\n`)
       return 0
     }
     if (command === 'status') return await status(args, io)
-    if (command !== 'start') throw new FST_CLUSTER_UNKNOWN_COMMAND(command, didYouMean(command, ['start', 'status', 'help']))
-    // Like fastify start: a .env file in the working directory fills the environment (cluster flags included).
-    if (io.env === process.env) {
-      try { process.loadEnvFile() } catch {}
+    if (command === 'ls' || command === 'list') return await (await import('./control-commands.js')).ls(args, io)
+    if (command === 'reload') return await (await import('./control-commands.js')).reload(args, io)
+    if (command === 'stop') return await (await import('./control-commands.js')).stop(args, io)
+    if (command !== 'start') {
+      const { FST_CLUSTER_UNKNOWN_COMMAND } = await import('./errors.js')
+      const { didYouMean } = await import('./messages.js')
+      throw new FST_CLUSTER_UNKNOWN_COMMAND(command, didYouMean(command, COMMANDS))
     }
-    const parsed = parseStartArgs(args, io.env)
-    if (parsed.help) {
-      io.stdout(startHelp())
-      return 0
-    }
-    const handle = start(parsed.options, parsed.names)
-    const exit = await handle.closed
-    if (exit.error !== undefined) report(io, exit.error)
-    return exit.code
+    return await startCommand(args, io)
   } catch (err) {
     report(io, err)
-    return 1
+    return exitCodeOf(err)
+  } finally {
+    held?.release()
   }
+}
+
+async function startCommand (args: readonly string[], io: CliIo): Promise<number> {
+  // Like fastify start: a .env file in the working directory fills the environment (cluster flags included).
+  if (io.env === process.env) {
+    try { process.loadEnvFile() } catch {}
+  }
+  const { parseStartArgs } = await import('./cli-args.js')
+  const parsed = parseStartArgs(args, io.env)
+  if (parsed.help) {
+    io.stdout((await import('./cli-flags.js')).startHelp())
+    return 0
+  }
+  const { start } = await import('./launcher.js')
+  const handle: ClusterHandle = start(parsed.options, parsed.names)
+  // The cluster's handlers are installed: hand over what arrived while loading.
+  held?.release()
+  const exit = await handle.closed
+  if (exit.error !== undefined) report(io, exit.error)
+  return exit.code
 }
 
 /** `status`: one table (or JSON), or a table refreshed in place with --watch until Ctrl+C. */
 async function status (argv: readonly string[], io: CliIo): Promise<number> {
+  const { fetchStatus, parseStatusArgs, renderStatus, statusHelp } = await import('./status-command.js')
   const args = parseStatusArgs(argv, io.env)
   if (args.help) {
     io.stdout(statusHelp())
     return 0
   }
+  let read: () => Promise<{ doc: StatusDocument, origin: string }>
+  if (args.url !== null) {
+    const url = args.url
+    read = async () => ({ doc: await fetchStatus(url), origin: url.origin })
+  } else {
+    const { ask, findClusters, pickCluster } = await import('./control-client.js')
+    const entry = pickCluster(findClusters(io.env), args.target)
+    read = async () => ({ doc: await ask(entry, 'status') as StatusDocument, origin: `${entry.name}, pid ${entry.pid}` })
+  }
   const color = io.isTTY && io.env.NO_COLOR === undefined
   const once = async (): Promise<void> => {
-    const doc = await fetchStatus(args.url)
+    const { doc, origin } = await read()
     if (args.json) io.stdout(`${JSON.stringify(doc)}\n`)
-    else io.stdout((args.watch && io.isTTY ? '\x1b[H\x1b[2J' : '') + renderStatus(doc, args.url.origin, color))
+    else io.stdout((args.watch && io.isTTY ? '\x1b[H\x1b[2J' : '') + renderStatus(doc, origin, color))
   }
   await once()
   if (!args.watch) return 0
@@ -92,5 +150,8 @@ async function status (argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => { process.exit(code) })
+  void main(process.argv.slice(2)).then((code) => {
+    releaseHungUpTerminal()
+    process.exit(code)
+  })
 }

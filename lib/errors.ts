@@ -38,7 +38,7 @@ export const FST_CLUSTER_FLAG_REPEATED = createError<[string, string]>(
 
 /** The first positional argument is not a command. */
 export const FST_CLUSTER_UNKNOWN_COMMAND = createError<[string, string]>(
-  'FST_CLUSTER_UNKNOWN_COMMAND', 'unknown command "%s"%s; commands: start, status, help', 500, TypeError)
+  'FST_CLUSTER_UNKNOWN_COMMAND', 'unknown command "%s"%s; commands: start, ls, status, reload, stop, help', 500, TypeError)
 
 /** The app file is missing or does not exist. */
 export const FST_CLUSTER_APP_NOT_FOUND = createError<[string, Cause?]>(
@@ -91,6 +91,30 @@ export const FST_CLUSTER_HEALTH_LISTEN = createError<[string, string, Cause?]>(
 /** `fastify-cluster status` found no fastify-cluster health server at the URL. */
 export const FST_CLUSTER_STATUS_UNREACHABLE = createError<[string, string]>(
   'FST_CLUSTER_STATUS_UNREACHABLE', 'no fastify-cluster answers at %s: %s', 500, Error)
+
+/** A control-socket request that is not valid (not JSON, too long, wrong protocol version, unknown field). */
+export const FST_CLUSTER_CONTROL_BAD_REQUEST = createError<[string]>(
+  'FST_CLUSTER_CONTROL_BAD_REQUEST', 'bad control request: %s', 400, TypeError)
+
+/** A control-socket request names a command the cluster does not answer. */
+export const FST_CLUSTER_CONTROL_UNKNOWN_COMMAND = createError<[string, string]>(
+  'FST_CLUSTER_CONTROL_UNKNOWN_COMMAND', 'unknown control command %s; commands: %s', 400, TypeError)
+
+/** The per-user control directory is unsafe or unusable (not ours, loose permissions, path too long). */
+export const FST_CLUSTER_CONTROL_DIR = createError<[string, string]>(
+  'FST_CLUSTER_CONTROL_DIR', 'the control directory "%s" cannot be used: %s', 500, Error)
+
+/** A running cluster's control socket did not answer (or answered something else). */
+export const FST_CLUSTER_CONTROL_UNREACHABLE = createError<[string, string]>(
+  'FST_CLUSTER_CONTROL_UNREACHABLE', 'cluster %s does not answer on its control socket: %s', 500, Error)
+
+/** `fastify-cluster status|reload|stop` found no running cluster of this user matching the name or pid. */
+export const FST_CLUSTER_NO_CLUSTER = createError<[string]>(
+  'FST_CLUSTER_NO_CLUSTER', '%s', 500, Error)
+
+/** Several clusters of this user run (or share the name): the command needs a name or primary pid. */
+export const FST_CLUSTER_SEVERAL_CLUSTERS = createError<[string, string]>(
+  'FST_CLUSTER_SEVERAL_CLUSTERS', '%s; name one: %s', 500, Error)
 
 /** A `.ts` app file on a Node that cannot load TypeScript (no type stripping, no loader preloaded). */
 export const FST_CLUSTER_TYPESCRIPT_UNSUPPORTED = createError<[string, string]>(

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { FST_CLUSTER_HEALTH_LISTEN } from './errors.js'
 import type { WorkerInfo } from './events.js'
 import type { ClusterMetrics } from './metrics.js'
+import type { Collection } from './app-metrics.js'
 
 /** What the health endpoints read. Everything is in the primary: it answers while every worker is stuck. */
 export interface HealthSource {
@@ -12,6 +13,8 @@ export interface HealthSource {
   phase: () => string
   /** The breaker tripped or a fatal boot error stopped the cluster: /live fails. */
   gaveUp: () => boolean
+  /** The workers' own metrics for a scrape, collected within metricsTimeout. */
+  appMetrics: () => Promise<Collection>
   /** A slot cannot boot a worker while others serve. */
   degraded?: () => boolean
 }
@@ -80,7 +83,8 @@ export async function startHealthServer (settings: HealthServerSettings, source:
     })
   }
   app.get('/metrics', async (_request, reply) => {
-    const body = await metrics.registry.metrics()
+    // The cluster's own metrics and the app's, aggregated over the workers that answered in time.
+    const body = await metrics.render(await source.appMetrics(), true)
     return await reply.type(metrics.registry.contentType).send(body)
   })
 

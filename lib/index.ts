@@ -3,7 +3,7 @@ import { fastifyCluster } from '../plugin/index.js'
 
 export default fastifyCluster
 export { fastifyCluster, fastifyCluster as clusterPlugin }
-export type { ClusterPluginOptions, ClusterDecorator } from '../plugin/index.js'
+export type { ClusterPluginOptions, ClusterDecorator, AppMetricsOptions, MetricsRegistry } from '../plugin/index.js'
 export { start } from './launcher.js'
 export type { ClusterHandle } from './launcher.js'
 export { resolveOptions, DEFAULTS } from './options.js'

@@ -11,11 +11,15 @@ import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo 
 import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
 import { preflightAppFile } from './app-preflight.js'
 import type { ClusterMetrics } from './metrics.js'
+import { AppMetricsCollector } from './app-metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
 import { RollingReload, type ReloadResult } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
+import { hangupAction, processTerminalState } from './signals.js'
+import { startControl, type Control } from './control-server.js'
+
 import { preflight } from './preflight.js'
 import { connectToPrimary } from '../plugin/channel.js'
 
@@ -33,7 +37,7 @@ export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
   /** Graceful shutdown, as on SIGTERM. Idempotent. */
   close: () => Promise<ClusterExit>
   /**
-   * Rolling reload, as on SIGHUP: replaces every worker surge first, with no dropped request. A request while a
+   * Rolling reload, as on SIGUSR2: replaces every worker surge first, with no dropped request. A request while a
    * pass runs joins one more pass after it. Rejects (FST_CLUSTER_RELOAD_UNAVAILABLE) before ready, after close
    * and in a worker.
    */
@@ -48,6 +52,8 @@ export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
 
 /** Signals that shut the cluster down; a second one forces. */
 const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
+/** Rolling reload, whatever the terminal. */
+const RELOAD_SIGNAL: NodeJS.Signals = 'SIGUSR2'
 
 /** The primary: the pool, rolling reload, health server, metrics and signals, wired together. */
 class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
@@ -57,11 +63,15 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
   readonly #reloader: RollingReload
   /** Only with a health server: prom-client and Fastify stay out of the primary otherwise. */
   #metrics: ClusterMetrics | null = null
+  #metricsLoading: Promise<ClusterMetrics> | null = null
+  readonly #appMetrics: AppMetricsCollector
   readonly #log: Logger
   readonly #options: ResolvedOptions
   readonly #closed: Promise<ClusterExit>
   #health: { port: number, close: () => Promise<void> } | null = null
   #watcher: FileWatcher | null = null
+  #control: Control | null = null
+  readonly #startedAt = Date.now()
   #uninstallSignals: () => void = () => {}
 
   constructor (options: ResolvedOptions, target: ForkTarget, logFormat: PrimaryLogFormat = {}) {
@@ -73,6 +83,16 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     this.on(ClusterEvents.WORKER_RECYCLE, (e) => { this.#metrics?.recycles.inc({ reason: e.reason }) })
     this.on(ClusterEvents.WORKER_STUCK, () => { this.#metrics?.recycles.inc({ reason: 'stuck' }) })
     const supervisor = this.#supervisor
+    this.#appMetrics = new AppMetricsCollector({
+      targets: () => supervisor.workers().filter((w) => w.state === 'ready').map(({ id, pid, slot }) => ({ id, pid, slot })),
+      alive: () => new Set(supervisor.workers().map((w) => w.id)),
+      send: (id, message) => { supervisor.sendTo(id, message) },
+      timeout: options.metricsTimeout
+    })
+    // The app port's aggregate (plugin option clusterMetrics) has the app's metrics only: the cluster's name pids.
+    supervisor.onMetricsMessage = (id, message) => {
+      this.#appMetrics.receive(id, message, async (collection) => await (await this.#loadMetrics()).render(collection, false))
+    }
     this.#reloader = new RollingReload({
       get slotCount () { return supervisor.slotCount },
       isRunning: () => supervisor.phase === 'running',
@@ -87,9 +107,12 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     })
     // The health server outlives the workers (so /ready says 503 and /live 200 through the drain).
     this.#closed = this.#supervisor.closed.then(async (exit) => {
+      this.#appMetrics.close()
       this.#uninstallSignals()
       await this.#watcher?.close().catch(() => {})
       await this.#health?.close().catch(() => {})
+      // Last: a `stop` on the control socket is answered with the exit.
+      await this.#control?.close(exit).catch(() => {})
       return exit
     })
   }
@@ -116,15 +139,28 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     if (this.#options.appFile !== undefined) void this.#watch()
     const port = this.#options.healthPort
     if (port !== undefined) void this.#startHealthServer(port)
+    if (this.#options.control) void this.#startControl()
+  }
+
+  /** The control socket for `fastify-cluster ls|status|reload|stop`; the cluster runs on without it if it cannot open. */
+  async #startControl (): Promise<void> {
+    const supervisor = this.#supervisor
+    this.#control = await startControl(this.#options, this.#startedAt, {
+      workers: () => supervisor.workers(),
+      phase: () => supervisor.phase,
+      degraded: () => supervisor.degraded,
+      slots: () => supervisor.slotCount,
+      reload: async () => await this.reload(),
+      stop: () => { void supervisor.close('control', null) }
+    }, this, this.#log)
+    if (this.#control !== null && supervisor.phase === 'closed') await this.#control.close()
   }
 
   async #startHealthServer (port: number): Promise<void> {
     // Loaded on demand (in the same tick as begin(), before any worker event): Fastify and prom-client cost
     // the primary ~20 MB and ~100 ms at start, for nothing without a health server.
-    const { ClusterMetrics } = await import('./metrics.js')
+    const metrics = await this.#loadMetrics()
     const { startHealthServer } = await import('./health-server.js')
-    const metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), degraded: () => this.#supervisor.degraded })
-    this.#metrics = metrics
     try {
       const health = await startHealthServer({
         port,
@@ -135,7 +171,8 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
         workers: () => this.#supervisor.workers(),
         phase: () => this.#supervisor.phase,
         gaveUp: () => this.#supervisor.gaveUp,
-        degraded: () => this.#supervisor.degraded
+        degraded: () => this.#supervisor.degraded,
+        appMetrics: async () => await this.#appMetrics.collect()
       }, metrics, this.#log)
       this.#health = health
       // Closed while it was starting: close it too.
@@ -143,6 +180,15 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     } catch (err) {
       this.#supervisor.fail(err as Error, 'health-server')
     }
+  }
+
+  /** prom-client, on demand: for the health server, or the first worker serving the aggregate on the app port. */
+  async #loadMetrics (): Promise<ClusterMetrics> {
+    this.#metricsLoading ??= import('./metrics.js').then(({ ClusterMetrics }) => {
+      this.#metrics = new ClusterMetrics({ workers: () => this.#supervisor.workers(), degraded: () => this.#supervisor.degraded, log: this.#log })
+      return this.#metrics
+    })
+    return await this.#metricsLoading
   }
 
   /** `--watch`: once every worker is ready, each burst of file changes becomes a rolling reload. */
@@ -236,24 +282,37 @@ class PrimaryHandle extends EventEmitter<ClusterEventMap> implements ClusterHand
     }
   }
 
-  /** SIGTERM/SIGINT: shutdown, a second one forces. SIGHUP: rolling reload (coalesced). */
+  /**
+   * SIGTERM/SIGINT: shutdown, a second one forces. SIGUSR2: rolling reload (coalesced). SIGHUP: a hangup (graceful
+   * shutdown, never forced by a repeat: a shell resends it to its jobs) when a standard stream is a terminal, else
+   * a rolling reload (systemd's ExecReload). Decided now: after a hangup the streams say nothing.
+   */
   #installSignals (): () => void {
     const supervisor = this.#supervisor
+    const hangup = hangupAction(processTerminalState())
+    this.#log.debug({ event: 'cluster:signals', SIGHUP: hangup }, `SIGHUP will ${hangup === 'stop' ? 'stop the cluster (a terminal hangup)' : 'reload the workers'}`)
     const onSignal = (signal: NodeJS.Signals): void => {
       if (supervisor.phase === 'closing') void supervisor.forceClose(signal)
       else void supervisor.close('signal', signal)
     }
-    const onHangup = (): void => {
+    const reload = (signal: NodeJS.Signals): void => {
       this.reload().catch((err: Error) => {
-        this.#log.warn({ signal: 'SIGHUP', err: { code: (err as { code?: string }).code, message: err.message } },
-          'SIGHUP received but no reload is possible now')
+        this.#log.warn({ signal, err: { code: (err as { code?: string }).code, message: err.message } },
+          `${signal} received but no reload is possible now`)
       })
     }
+    const onHangup = (): void => {
+      if (hangup === 'reload') reload('SIGHUP')
+      else if (supervisor.phase !== 'closing' && supervisor.phase !== 'closed') void supervisor.close('hangup', 'SIGHUP')
+    }
+    const onReload = (): void => { reload(RELOAD_SIGNAL) }
     for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal)
     process.on('SIGHUP', onHangup)
+    process.on(RELOAD_SIGNAL, onReload)
     return () => {
       for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal)
       process.off('SIGHUP', onHangup)
+      process.off(RELOAD_SIGNAL, onReload)
     }
   }
 }

@@ -34,9 +34,9 @@ export function createPrimaryLogger (option: boolean | LoggerOptions | Logger, f
   }
   // Synchronous writes: lifecycle lines are few, and the last ones (exit, close) must not be lost or reordered
   // when the CLI exits right after them.
-  const destination = format.pretty === true
+  const destination = neverThrowing(format.pretty === true
     ? prettyDestination(format.colorize ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined))
-    : pino.destination({ dest: 1, sync: true })
+    : pino.destination({ dest: 1, sync: true }))
   return pino(options, destination)
 }
 
@@ -93,4 +93,22 @@ export function readyLine (entry: Record<string, unknown>, startedAt: number): s
 function isLogger (value: unknown): value is Logger {
   return typeof value === 'object' && value !== null &&
     typeof (value as Logger).child === 'function' && typeof (value as Logger).info === 'function'
+}
+
+/**
+ * A log line must never throw into the supervisor: after a terminal hangup stdout fails with EIO (and a closed
+ * pipe with EPIPE) while the cluster is still draining. From the first failed write on, lines are dropped.
+ */
+function neverThrowing (destination: { write: (line: string) => unknown }): { write: (line: string) => void } {
+  let broken = false
+  return {
+    write (line) {
+      if (broken) return
+      try {
+        destination.write(line)
+      } catch {
+        broken = true
+      }
+    }
+  }
 }

@@ -60,6 +60,8 @@ export interface OptionCli {
   help: string
   /** Turns the flag's text into the option's value (`--cluster-log-level debug` is `logger: { level: "debug" }`). */
   fromFlag?: (raw: string | boolean) => unknown
+  /** The flag turns the option off (`--no-control`); the env var keeps the option's own sense. */
+  negate?: true
 }
 
 /** One option: everything about it, written once. `In` is what users may pass, `Out` what the cluster uses. */
@@ -515,6 +517,18 @@ export const OPTIONS = {
     docs: { type: 'boolean', default: '`true` when `healthHost` is loopback (`localhost`, `127.*`, `::1`), else `false`' }
   }),
   /**
+   * Longest wait for the workers' own prom-client metrics when `/metrics` (or a worker's `clusterMetrics` route)
+   * aggregates them (10 ms to 60 s); a worker that has not answered by then is reported missing and the scrape
+   * answers. See docs/metrics.md.
+   * @default `"1s"`
+   */
+  metricsTimeout: option<Duration, number>({
+    parse: (value, name) => parseDuration(name, value, { min: 10, max: 60_000 }),
+    default: 1000,
+    cli: cli('metrics-timeout', "Longest wait for the workers' own metrics on /metrics; a worker past it is reported missing"),
+    docs: { type: DURATION, default: '`"1s"`' }
+  }),
+  /**
    * `/ready` answers 200 while at least this many workers are ready (1 to `workers`).
    * @default `1`
    */
@@ -564,11 +578,35 @@ export const OPTIONS = {
     docs: { type: '"rr" | "none"', default: 'Node\'s (`"rr"` except on Windows, or `NODE_CLUSTER_SCHED_POLICY`)' }
   }),
   /**
-   * Install the primary's signal handlers: SIGTERM/SIGINT (graceful shutdown; a second signal forces) and SIGHUP
-   * (rolling reload).
+   * Install the primary's signal handlers: SIGTERM/SIGINT (graceful shutdown; a second signal forces), SIGUSR2
+   * (rolling reload), and SIGHUP: a graceful shutdown when one of the primary's standard streams is a terminal at
+   * start (the terminal closed), else a rolling reload (systemd's ExecReload).
    * @default `true`
    */
   signals: flag(true, { type: 'boolean', default: '`true`' }),
+  /**
+   * This cluster's name for `fastify-cluster ls`, `status`, `reload` and `stop`: 1 to 64 letters, digits, ".",
+   * "_" or "-", starting with a letter or digit.
+   * @default the nearest package.json's `name` (without scope), else the app file's base name
+   */
+  name: option<string, string | undefined>({
+    parse: (value, name) => {
+      if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
+        throw new FST_CLUSTER_INVALID_OPTION(name, 'a name of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit', describeValue(value))
+      }
+      return value
+    },
+    cli: cli('name', 'Name of this cluster for ls, status, reload, stop (letters, digits, . _ -; at most 64)', { env: 'FASTIFY_CLUSTER_NAME' }),
+    docs: { type: 'string', default: 'the nearest package.json\'s `name` (without scope), else the app file\'s base name' }
+  }),
+  /**
+   * Open the control socket that `fastify-cluster ls`, `status`, `reload` and `stop` talk to: owner-only (0600,
+   * in a per-user 0700 directory under `$XDG_RUNTIME_DIR` or the temp directory). `false` writes nothing to disk.
+   * @default `true`
+   */
+  control: flag(true, { type: 'boolean', default: '`true`', flag: '`--no-control`', env: '`FASTIFY_CLUSTER_CONTROL` (`false` turns it off)' },
+    cli('no-control', 'No control socket: nothing on disk; ls, status, reload and stop cannot reach this cluster',
+      { env: 'FASTIFY_CLUSTER_CONTROL', boolean: true, negate: true })),
   /**
    * The primary's logger: `true` (pino JSON on stdout, level info), pino options, a pino logger, or `false`.
    * @default `true`

@@ -30,7 +30,15 @@ export const MessageTypes = {
   /** primary → worker: stop taking work, serve `delay` ms more, then close Fastify and exit. */
   DRAIN: 'drain',
   /** primary → worker: answer to `unlisten`. */
-  UNLISTEN_ACK: 'unlisten-ack'
+  UNLISTEN_ACK: 'unlisten-ack',
+  /** primary → worker: send the app's prom-client metrics (`getMetricsAsJSON()`), answering with this `id`. */
+  APP_METRICS_REQUEST: 'app-metrics-request',
+  /** worker → primary: the app's metrics as prom-client JSON, or why there are none. */
+  APP_METRICS: 'app-metrics',
+  /** worker → primary: send the cluster-wide aggregate of the app's metrics (served on the app port). */
+  CLUSTER_METRICS_REQUEST: 'cluster-metrics-request',
+  /** primary → worker: the aggregate as Prometheus text, or why there is none. */
+  CLUSTER_METRICS: 'cluster-metrics'
 } as const
 
 /** One health sample, taken by the worker every `sampleInterval`. */
@@ -73,9 +81,56 @@ export interface UnlistenMessage { type: typeof MessageTypes.UNLISTEN }
 export interface DrainMessage { type: typeof MessageTypes.DRAIN, delay: number }
 export interface UnlistenAckMessage { type: typeof MessageTypes.UNLISTEN_ACK }
 
+/** prom-client's aggregation methods (`aggregator` of a metric), applied by the primary across workers. */
+export const METRIC_AGGREGATORS = ['sum', 'first', 'min', 'max', 'average', 'omit'] as const
+export const METRIC_TYPES = ['counter', 'gauge', 'histogram', 'summary'] as const
+
+/** One sample of a metric, as prom-client's `getMetricsAsJSON()` gives it (exemplars and timestamps dropped). */
+export interface MetricValue {
+  value: number
+  labels: Record<string, string | number>
+  /** For histograms and summaries: the sample's own name (`x_bucket`, `x_sum`, `x_count`). */
+  metricName?: string
+}
+/** One metric, as prom-client's `getMetricsAsJSON()` gives it. */
+export interface MetricJSON {
+  name: string
+  help: string
+  type: typeof METRIC_TYPES[number]
+  aggregator: typeof METRIC_AGGREGATORS[number]
+  values: MetricValue[]
+}
+
+/**
+ * Largest app-metrics payload, in characters of JSON (worker → primary) or of Prometheus text (primary → worker).
+ * A scrape is rare, so more than the usual small message; a registry past it is reported, not sent.
+ */
+export const MAX_METRICS_CHARS = 4 * 1024 * 1024
+/** Budgets the primary checks while parsing one worker's metrics. */
+const MAX_METRICS = 10_000
+const MAX_METRIC_VALUES = 200_000
+const MAX_LABELS = 32
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+
+export interface AppMetricsRequestMessage { type: typeof MessageTypes.APP_METRICS_REQUEST, id: number }
+/**
+ * Either `metrics` or `error`. `metrics` is still unchecked: the collector checks it with `parseMetrics` only for an
+ * answer it asked for, so unsolicited payloads cost nothing to drop.
+ */
+export interface AppMetricsMessage { type: typeof MessageTypes.APP_METRICS, id: number, metrics?: UncheckedMetrics, error?: string }
+/** A worker's metrics before `parseMetrics`. */
+export interface UncheckedMetrics { readonly unchecked: unknown }
+export interface ClusterMetricsRequestMessage { type: typeof MessageTypes.CLUSTER_METRICS_REQUEST, id: number }
+/** Either `body` or `error`. */
+export interface ClusterMetricsMessage { type: typeof MessageTypes.CLUSTER_METRICS, id: number, body?: string, error?: string }
+
+/** The worker messages about app metrics, which the supervisor hands to lib/app-metrics.ts. */
+export type MetricsWorkerMessage = AppMetricsMessage | ClusterMetricsRequestMessage
+
 export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage | UnlistenMessage |
-  LoadedMessage | UncaughtMessage
-export type PrimaryMessage = DrainMessage | UnlistenAckMessage
+  LoadedMessage | UncaughtMessage | MetricsWorkerMessage
+export type PrimaryMessage = DrainMessage | UnlistenAckMessage | AppMetricsRequestMessage | ClusterMetricsMessage
 
 /** What parsing a message gave: ours and valid, ours and invalid (with why), or not ours. */
 export type Parsed<M> =
@@ -123,6 +178,31 @@ export function buildUnlistenAck (): Envelope {
 export function buildDrain (delay: number): Envelope {
   return envelope(MessageTypes.DRAIN, { delay })
 }
+export function buildAppMetricsRequest (id: number): Envelope {
+  return envelope(MessageTypes.APP_METRICS_REQUEST, { id })
+}
+/**
+ * The worker's answer: its metrics (any JSON prom-client gave; the primary validates), or an error when gathering
+ * failed or the result is over MAX_METRICS_CHARS. Measuring means serializing once more: a scrape is rare.
+ */
+export function buildAppMetrics (id: number, metrics: unknown[] | Error): Envelope {
+  if (metrics instanceof Error) return envelope(MessageTypes.APP_METRICS, { id, error: metrics.message.slice(0, MAX_STRING) })
+  const size = JSON.stringify(metrics).length
+  if (size > MAX_METRICS_CHARS) {
+    return envelope(MessageTypes.APP_METRICS, { id, error: `the metrics are ${size} characters of JSON, over the ${MAX_METRICS_CHARS} limit` })
+  }
+  return envelope(MessageTypes.APP_METRICS, { id, metrics })
+}
+export function buildClusterMetricsRequest (id: number): Envelope {
+  return envelope(MessageTypes.CLUSTER_METRICS_REQUEST, { id })
+}
+export function buildClusterMetrics (id: number, body: string | Error): Envelope {
+  if (body instanceof Error) return envelope(MessageTypes.CLUSTER_METRICS, { id, error: body.message.slice(0, MAX_STRING) })
+  if (body.length > MAX_METRICS_CHARS) {
+    return envelope(MessageTypes.CLUSTER_METRICS, { id, error: `the aggregate is ${body.length} characters, over the ${MAX_METRICS_CHARS} limit` })
+  }
+  return envelope(MessageTypes.CLUSTER_METRICS, { id, body })
+}
 
 class Invalid extends Error {}
 
@@ -160,6 +240,85 @@ function boolean (obj: Record<string, unknown>, key: string): boolean {
   const value = field(obj, key)
   if (typeof value !== 'boolean') throw new Invalid(`${key} is not a boolean`)
   return value
+}
+
+/** A request id: a non-negative integer. */
+function requestId (obj: Record<string, unknown>): number {
+  const id = number(obj, 'id', 0, 2 ** 31 - 1)
+  if (!Number.isInteger(id)) throw new Invalid('id is not an integer')
+  return id
+}
+
+function oneOf<T extends string> (value: unknown, allowed: readonly T[], what: string): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) throw new Invalid(`${what} is not one of ${allowed.join(', ')}`)
+  return value as T
+}
+
+/**
+ * A worker's metrics, copied field by field into fresh objects within fixed budgets. Names must be valid
+ * Prometheus names, since they are written into the exposition unescaped; help and label values are escaped by
+ * prom-client. A value JSON could not carry (NaN, Infinity arrive as null) is dropped.
+ */
+function metricsList (raw: unknown): MetricJSON[] {
+  if (!Array.isArray(raw) || raw.length > MAX_METRICS) throw new Invalid(`metrics is not an array of at most ${MAX_METRICS}`)
+  let budget = MAX_METRIC_VALUES
+  // Names already checked: a histogram repeats the same few across thousands of values.
+  const names = new Set<string>()
+  const checkName = (value: unknown, pattern: RegExp, what: string): string => {
+    if (typeof value !== 'string' || value.length > MAX_STRING) throw new Invalid(`${what} is not a short string`)
+    if (!names.has(value)) {
+      if (!pattern.test(value)) throw new Invalid(`${what} is not a ${pattern === LABEL_NAME ? 'label' : 'metric'} name`)
+      names.add(value)
+    }
+    return value
+  }
+  return raw.map((m: unknown, i): MetricJSON => {
+    if (!isPlainObject(m)) throw new Invalid(`metrics[${i}] is not an object`)
+    const name = checkName(field(m, 'name'), METRIC_NAME, `metrics[${i}].name`)
+    const values = field(m, 'values')
+    if (!Array.isArray(values) || values.length > budget) throw new Invalid(`metrics[${i}].values is not an array within ${MAX_METRIC_VALUES} values in all`)
+    budget -= values.length
+    const aggregator = field(m, 'aggregator')
+    const checked: MetricValue[] = []
+    for (const v of values as unknown[]) {
+      if (!isPlainObject(v)) throw new Invalid(`a value of ${name} is not an object`)
+      const value = field(v, 'value')
+      if (value === null) continue
+      if (typeof value !== 'number') throw new Invalid(`a value of ${name} is not a number`)
+      const rawLabels = field(v, 'labels') ?? {}
+      if (!isPlainObject(rawLabels)) throw new Invalid(`labels of ${name} are not a small object`)
+      const keys = Object.keys(rawLabels)
+      if (keys.length > MAX_LABELS) throw new Invalid(`labels of ${name} are not a small object`)
+      const labels: Record<string, string | number> = Object.create(null)
+      for (const key of keys) {
+        checkName(key, LABEL_NAME, `a label of ${name}`)
+        const label = rawLabels[key]
+        if (!(typeof label === 'string' && label.length <= MAX_STRING) && typeof label !== 'number') throw new Invalid(`label ${key} of ${name} is not a short string or a number`)
+        labels[key] = label
+      }
+      const metricName = field(v, 'metricName')
+      if (metricName === undefined) checked.push({ value, labels })
+      else checked.push({ value, labels, metricName: checkName(metricName, METRIC_NAME, `a metricName of ${name}`) })
+    }
+    return {
+      name,
+      help: string(m, 'help'),
+      type: oneOf(field(m, 'type'), METRIC_TYPES, `metrics[${i}].type`),
+      // prom-client's own default, for a registry too old to say.
+      aggregator: aggregator === undefined ? 'sum' : oneOf(aggregator, METRIC_AGGREGATORS, `metrics[${i}].aggregator`),
+      values: checked
+    }
+  })
+}
+
+/** Checks a worker's metrics (see `metricsList`). Never throws. */
+export function parseMetrics (metrics: UncheckedMetrics): { ok: true, metrics: MetricJSON[] } | { ok: false, reason: string } {
+  try {
+    return { ok: true, metrics: metricsList(metrics.unchecked) }
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, reason: err.message }
+    throw err
+  }
 }
 
 function sample (raw: Record<string, unknown>): HealthSample {
@@ -222,6 +381,13 @@ export function parseWorkerMessage (raw: unknown): Parsed<WorkerMessage> {
       case MessageTypes.UNLISTEN:
       case MessageTypes.LOADED:
         return { kind: 'ok', message: { type } }
+      case MessageTypes.APP_METRICS: {
+        const id = requestId(body)
+        if (body.error !== undefined) return { kind: 'ok', message: { type, id, error: string(body, 'error') } }
+        return { kind: 'ok', message: { type, id, metrics: { unchecked: field(body, 'metrics') } } }
+      }
+      case MessageTypes.CLUSTER_METRICS_REQUEST:
+        return { kind: 'ok', message: { type, id: requestId(body) } }
       default:
         return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
     }
@@ -241,6 +407,14 @@ export function parsePrimaryMessage (raw: unknown): Parsed<PrimaryMessage> {
       return { kind: 'ok', message: { type, delay: number(body, 'delay', 0, 2 ** 31 - 1) } }
     }
     if (type === MessageTypes.UNLISTEN_ACK) return { kind: 'ok', message: { type } }
+    if (type === MessageTypes.APP_METRICS_REQUEST) return { kind: 'ok', message: { type, id: requestId(body) } }
+    if (type === MessageTypes.CLUSTER_METRICS) {
+      const id = requestId(body)
+      if (body.error !== undefined) return { kind: 'ok', message: { type, id, error: string(body, 'error') } }
+      const text = field(body, 'body')
+      if (typeof text !== 'string' || text.length > MAX_METRICS_CHARS) throw new Invalid(`body is not a string of at most ${MAX_METRICS_CHARS} characters`)
+      return { kind: 'ok', message: { type, id, body: text } }
+    }
     return { kind: 'invalid', reason: `unknown type ${JSON.stringify(type.slice(0, 64))}` }
   } catch (err) {
     if (err instanceof Invalid) return { kind: 'invalid', reason: `${type}: ${err.message}` }
@@ -269,6 +443,8 @@ export interface WorkerLaunch {
   listenPort?: number
   /** Open the inspector on 127.0.0.1 at boot and report its URL, for stuck-worker diagnostics. */
   inspect?: boolean
+  /** The primary's bound on collecting app metrics, ms: a worker serving the aggregate waits a little longer. */
+  metricsTimeout?: number
 }
 
 export function encodeLaunch (launch: WorkerLaunch): string {
@@ -288,7 +464,8 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     typeof value.drainDelay !== 'number') return null
   const readinessPath = value.readinessPath
   if (readinessPath !== false && typeof readinessPath !== 'string') return null
-  const { reusePort, listenPort, inspect } = value
+  const { reusePort, listenPort, inspect, metricsTimeout } = value
+  if (metricsTimeout !== undefined && !(typeof metricsTimeout === 'number' && metricsTimeout > 0 && metricsTimeout < 2 ** 31)) return null
   if (reusePort !== undefined && typeof reusePort !== 'boolean') return null
   if (inspect !== undefined && typeof inspect !== 'boolean') return null
   if (listenPort !== undefined && !(Number.isInteger(listenPort) && (listenPort as number) > 0 && (listenPort as number) <= 65535)) return null
@@ -301,6 +478,7 @@ export function decodeLaunch (env: NodeJS.ProcessEnv): WorkerLaunch | null {
     ...(args === undefined ? {} : { fastifyArgs: args as string[] }),
     ...(reusePort === true ? { reusePort } : {}),
     ...(listenPort === undefined ? {} : { listenPort: listenPort as number }),
-    ...(inspect === true ? { inspect } : {})
+    ...(inspect === true ? { inspect } : {}),
+    ...(metricsTimeout === undefined ? {} : { metricsTimeout: metricsTimeout as number })
   }
 }

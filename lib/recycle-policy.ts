@@ -58,6 +58,21 @@ const EVENT_LOOP_METRICS: ReadonlySet<Breach['metric']> = new Set(['eventLoopDel
 /** Memory first: a leak only grows; event-loop trouble may pass. */
 const PRIORITY: readonly Breach['metric'][] = ['rss', 'heapUsed', 'eventLoopDelay', 'eventLoopUtilization', 'healthCheck']
 
+/** What the shell measured about the host at a tick. */
+export interface HostView {
+  /** The CPUs are saturated (tasks wait for a CPU most of the time): event-loop metrics are not the worker's own. */
+  busy: boolean
+}
+
+/**
+ * Host saturation from what the shell read: Linux PSI (`/proc/pressure/cpu`, `some avg10`, percent of time some
+ * task waited for a CPU) when available, else the 1-minute load average against the CPU count.
+ */
+export function hostBusy (cpuPressureSomeAvg10: number | null, loadAverage1m: number, cpus: number): boolean {
+  if (cpuPressureSomeAvg10 !== null) return cpuPressureSomeAvg10 >= 50
+  return loadAverage1m > cpus * 1.5
+}
+
 export class RecyclePolicy {
   readonly #s: RecycleSettings
   /** Consecutive bad samples per worker and metric, and the latest breaches. */
@@ -127,7 +142,7 @@ export class RecyclePolicy {
    * (a majority breaching event-loop thresholds: load, not sickness), and which sick workers to recycle within
    * the concurrency limit and the time budget.
    */
-  evaluate (workers: readonly WorkerView[], now: number): Decision[] {
+  evaluate (workers: readonly WorkerView[], now: number, host: HostView = { busy: false }): Decision[] {
     const s = this.#s
     const decisions: Decision[] = []
     // A worker being replaced can still get stuck; it is only spared the threshold checks.
@@ -157,7 +172,10 @@ export class RecyclePolicy {
       decisions.push({ kind: 'overload-end' })
     }
     this.#overloaded = overloaded
-    if (overloaded) {
+    // A host whose CPUs are saturated (a noisy neighbour) starves every worker: event-loop numbers then say nothing
+    // about a worker's own health, so they count no more than under overload.
+    const holdLoop = overloaded || host.busy
+    if (holdLoop) {
       // Under overload, event-loop streaks do not accumulate: when the load ends, a worker must be bad for
       // `unhealthyChecks` fresh samples on its own before it counts as sick.
       for (const streaks of this.#streaks.values()) for (const metric of EVENT_LOOP_METRICS) streaks.set(metric, 0)
@@ -167,7 +185,7 @@ export class RecyclePolicy {
     let budget = s.recycleBudget - this.budgetUsed(now)
     const candidates = alive
       .filter((w) => w.readyAt !== null && now - w.readyAt >= s.gracePeriod)
-      .map((w) => ({ w, reason: this.#reason(w.id, overloaded) }))
+      .map((w) => ({ w, reason: this.#reason(w.id, holdLoop) }))
       .filter((c): c is { w: WorkerView, reason: Breach['metric'] } => c.reason !== null)
       .sort((a, b) => PRIORITY.indexOf(a.reason) - PRIORITY.indexOf(b.reason))
     for (const { w, reason } of candidates) {

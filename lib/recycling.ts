@@ -3,12 +3,14 @@
  * decides (kill and replace a stuck worker, replace a sick one surge first, defer, announce overload). The
  * decisions are the policy's (recycle-policy); the pool's workings are the supervisor's (RecyclingHost).
  */
+import { readFileSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
 import type { Logger } from 'pino'
 import { ClusterEvents, type ClusterEventMap } from './events.js'
 import { race } from './hooks.js'
 import type { ResolvedOptions } from './options.js'
 import type { HealthSample } from './protocol.js'
-import { RecyclePolicy, type Breach, type Decision, type RecycleReason } from './recycle-policy.js'
+import { RecyclePolicy, hostBusy, type Breach, type Decision, type RecycleReason } from './recycle-policy.js'
 import type { Member, Slot } from './slot.js'
 import { captureStack, writeStuckReport } from './stuck-diagnostics.js'
 import type { LifecycleEvent } from './worker-lifecycle.js'
@@ -39,6 +41,7 @@ export class Recycling {
   readonly #deferredLogged = new Set<string>()
   /** Set during a rolling reload: threshold recycles wait (stuck workers are still replaced). */
   #paused = false
+  #hostBusy = false
 
   constructor (host: RecyclingHost, diagnostics: boolean) {
     this.#host = host
@@ -89,7 +92,14 @@ export class Recycling {
         lastReportAt: w.lastReportAt,
         recycling: w.recycling !== null || w.retired !== null
       }))
-    for (const decision of this.#policy.evaluate(views, now)) this.#apply(decision, now)
+    const busy = hostBusy(cpuPressure(), loadavg()[0] ?? 0, availableParallelism())
+    if (busy !== this.#hostBusy) {
+      this.#hostBusy = busy
+      this.#host.log[busy ? 'warn' : 'info']({ event: busy ? 'cluster:host-busy' : 'cluster:host-busy-end' }, busy
+        ? "the host's CPUs are saturated (another process?): event-loop thresholds recycle nobody until it eases"
+        : 'the host has CPU to spare again')
+    }
+    for (const decision of this.#policy.evaluate(views, now, { busy })) this.#apply(decision, now)
   }
 
   #apply (d: Decision, now: number): void {
@@ -211,5 +221,15 @@ export class Recycling {
     }
     this.#host.log.error({ event: ClusterEvents.WORKER_RECYCLE_FAILED, ...event }, 'recycle failed: the old worker keeps serving')
     this.#host.emit(ClusterEvents.WORKER_RECYCLE_FAILED, event)
+  }
+}
+
+/** Linux PSI: percent of the last 10 s in which some task waited for a CPU, or `null` where it is not exposed. */
+function cpuPressure (): number | null {
+  try {
+    const match = /^some avg10=([\d.]+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'))
+    return match === null ? null : Number(match[1])
+  } catch {
+    return null
   }
 }

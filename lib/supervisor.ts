@@ -5,7 +5,9 @@ import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY }
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type SlotReplacement, type WorkerError, type WorkerInfo } from './events.js'
 import { callHook, emitSafely } from './hooks.js'
 import type { ResolvedOptions } from './options.js'
-import { MessageTypes, WORKER_ENV, buildUnlistenAck, encodeLaunch, type Parsed, type WorkerLaunch, type WorkerMessage } from './protocol.js'
+import {
+  MessageTypes, WORKER_ENV, buildUnlistenAck, encodeLaunch, type MetricsWorkerMessage, type Parsed, type WorkerLaunch, type WorkerMessage
+} from './protocol.js'
 import { Recycling } from './recycling.js'
 import { newSlot, succeed, type Member, type Slot } from './slot.js'
 import { webSocketAvailable } from './stuck-diagnostics.js'
@@ -114,6 +116,14 @@ export class Supervisor {
   /** True while a slot cannot boot a worker and the others serve. */
   get degraded (): boolean { return this.#degraded }
   get slotCount (): number { return this.#slots.length }
+
+  /** App metrics (lib/app-metrics.ts) get their messages here, with the id of the worker whose channel carried them. */
+  onMetricsMessage: ((id: number, message: MetricsWorkerMessage) => void) | null = null
+  /** Sends to a live worker by id; a worker that is gone is skipped. */
+  sendTo (id: number, message: object): void {
+    const w = this.#workers.get(id)
+    if (w !== undefined && w.life.state !== 'exited') w.proc.send(message)
+  }
 
   /** Gives up from outside (the health server cannot listen): close everything, exit 1 with `error`. */
   fail (error: Error, reason: string): void { this.#giveUp(error, reason) }
@@ -242,6 +252,7 @@ export class Supervisor {
       sampleInterval: this.#options.sampleInterval,
       drainDelay: this.#options.drainDelay,
       readinessPath: this.#options.readinessPath,
+      metricsTimeout: this.#options.metricsTimeout,
       ...(this.#diagnostics ? { inspect: true } : {}),
       ...(this.#target.fastifyArgs === undefined ? {} : { fastifyArgs: this.#target.fastifyArgs }),
       ...this.#listen
@@ -355,6 +366,10 @@ export class Supervisor {
         this.#emit(ClusterEvents.WORKER_HEALTH, event)
         return
       }
+      case MessageTypes.APP_METRICS:
+      case MessageTypes.CLUSTER_METRICS_REQUEST:
+        this.onMetricsMessage?.(w.id, message)
+        return
       case MessageTypes.UNLISTEN:
         // Sent after node:cluster's own "close" on the same channel: answering now means no more connections
         // are on their way to this worker.

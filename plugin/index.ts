@@ -9,11 +9,13 @@ import { describeValue, didYouMean } from '../lib/messages.js'
 import { connectToPrimary } from './channel.js'
 import { HealthReporter } from './reporter.js'
 import { ClusterState, type ClusterDecorator } from './state.js'
+import { WorkerMetrics, addClusterMetricsRoute, validateMetricsOptions, type AppMetricsOptions } from './app-metrics.js'
 
 export type { ClusterDecorator } from './state.js'
+export type { AppMetricsOptions, MetricsRegistry } from './app-metrics.js'
 
-/** Options of the worker-side plugin. */
-export interface ClusterPluginOptions {
+/** Options of the worker-side plugin (`metricsRegistry` and `clusterMetrics`: see AppMetricsOptions). */
+export interface ClusterPluginOptions extends AppMetricsOptions {
   /**
    * How often a health sample is taken and, in a worker, sent to the primary. In a worker forked by
    * fastify-cluster the primary's `sampleInterval` wins so both sides agree.
@@ -40,7 +42,7 @@ declare module 'fastify' {
   }
 }
 
-const KNOWN_KEYS = new Set(['sampleInterval', 'underPressure', 'healthCheck'])
+const KNOWN_KEYS = new Set(['sampleInterval', 'underPressure', 'healthCheck', 'metricsRegistry', 'clusterMetrics'])
 /** Per instance, not per module: the state of a registration lives with the Fastify instance it decorates. */
 const STATE = Symbol.for('fastify-cluster.state')
 /**
@@ -60,6 +62,7 @@ interface Registration {
   setHealthCheck: (fn: NonNullable<ClusterPluginOptions['healthCheck']>) => void
   pressure: Pressure | null
   interval: number
+  metrics: WorkerMetrics
 }
 interface Internal { [STATE]?: Registration }
 
@@ -76,6 +79,7 @@ function validate (opts: ClusterPluginOptions): void {
   if (opts.underPressure !== undefined && (typeof opts.underPressure !== 'object' || opts.underPressure === null)) {
     throw new FST_CLUSTER_INVALID_OPTION('underPressure', 'an object', describeValue(opts.underPressure))
   }
+  validateMetricsOptions(opts)
 }
 
 /** Registers under-pressure in this context (unless it is there already) and returns its accessors. */
@@ -97,6 +101,8 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     // Registered twice (the launcher does it, and so does the app): the app's health check and, while the
     // launcher has deferred it, the app's under-pressure thresholds apply; anything else was decided already.
     if (opts.healthCheck !== undefined) existing.setHealthCheck(opts.healthCheck)
+    if (opts.metricsRegistry !== undefined) existing.metrics.use(opts.metricsRegistry)
+    addClusterMetricsRoute(fastify, opts.clusterMetrics, existing.metrics, existing.state.isWorker)
     if (existing.pressure === null) {
       existing.pressure = await registerPressure(fastify, existing.interval, opts.underPressure)
     } else if (opts.underPressure !== undefined) {
@@ -114,8 +120,12 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     state,
     setHealthCheck: (fn) => { healthCheck = healthCheck ?? fn },
     pressure: deferred ? null : await registerPressure(fastify, interval, opts.underPressure),
-    interval
+    interval,
+    metrics: new WorkerMetrics(channel)
   }
+  if (opts.metricsRegistry !== undefined) registration.metrics.use(opts.metricsRegistry)
+  registration.metrics.start()
+  addClusterMetricsRoute(fastify, opts.clusterMetrics, registration.metrics, channel !== null)
   fastify.decorate('cluster', { getter: () => state })
   Object.defineProperty(root, STATE, { value: registration })
 
@@ -147,7 +157,10 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     state.recordSample(sample)
     channel.send(buildReady(address, sample, channel.launch.inspect === true ? inspector.url() : undefined))
   })
-  fastify.addHook('onClose', async () => { reporter.stop() })
+  fastify.addHook('onClose', async () => {
+    reporter.stop()
+    registration.metrics.stop()
+  })
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
 import { DEFER_UNDER_PRESSURE, clusterStateOf, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
 import { addReadinessRoute } from './readiness-route.js'
+import { releaseHungUpTerminal } from '../lib/signals.js'
 
 interface Built {
   fastify: FastifyInstance
@@ -44,8 +45,11 @@ function closeAfterResponse (_req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('connection', 'close')
 }
 
-/** Signals a worker leaves to the primary: a terminal's Ctrl+C or hangup reaches the whole process group. */
-const PRIMARY_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP']
+/**
+ * Signals a worker leaves to the primary: a terminal's Ctrl+C or hangup reaches the whole process group, and
+ * SIGUSR2 (the primary's reload) must not end a worker it reaches by a group or pattern kill.
+ */
+const PRIMARY_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGUSR2']
 
 /**
  * One worker's lifecycle. Drain (from the primary, or SIGTERM sent to the worker directly, e.g. by systemd's
@@ -198,6 +202,7 @@ export class WorkerLifecycle {
 
   #leave (code: number): void {
     for (const cleanup of this.#cleanups.splice(0)) cleanup()
+    releaseHungUpTerminal()
     process.exit(code)
   }
 }

@@ -33,7 +33,7 @@ t.test('every cluster flag maps to its option', async (t) => {
   // Boolean flags take no value; the others get one each (the health port differs from the app port's 3000).
   const value = (f: (typeof CLUSTER_FLAGS)[number]): string[] => f.type === 'boolean' ? [] : [f.name === 'cluster-log-level' ? 'warn' : '7']
   const expected = (f: (typeof CLUSTER_FLAGS)[number]): unknown =>
-    f.type === 'boolean' ? true : f.name === 'cluster-log-level' ? { level: 'warn' } : '7'
+    f.type === 'boolean' ? f.negate !== true : f.name === 'cluster-log-level' ? { level: 'warn' } : '7'
   const argv = CLUSTER_FLAGS.flatMap((f) => [`--${f.name}`, ...value(f)])
   const { options, names } = parse([...argv, 'app.js'])
   for (const flag of CLUSTER_FLAGS) {

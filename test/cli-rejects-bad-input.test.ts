@@ -34,17 +34,41 @@ const cases: Array<{ name: string, args: string[], env?: NodeJS.ProcessEnv, erro
   { name: '--stuck-diagnostics-dir that does not exist', args: ['--stuck-diagnostics-dir', '/nonexistent/reports', app], error: /FST_CLUSTER_INVALID_OPTION: --stuck-diagnostics-dir must be the path of an existing directory, received "\/nonexistent\/reports"/ }
 ]
 
-for (const c of cases) {
-  t.test(`${c.name}: exit 1 with a coded error, nothing forked`, async (t) => {
-    const argv = c.name === 'unknown command' ? ['strat', app] : ['start', ...c.args]
+// Each case is a process that starts Node and exits: run four at a time, so that thirty of them fit the file's
+// time limit on a loaded machine. Teardown (on the root test) kills by pid whatever is left.
+const CONCURRENCY = 4
+let active = 0
+const waiting: Array<() => void> = []
+async function inTurn<T> (run: () => Promise<T>): Promise<T> {
+  while (active >= CONCURRENCY) await new Promise<void>((resolve) => { waiting.push(resolve) })
+  active++
+  try {
+    return await run()
+  } finally {
+    active--
+    waiting.shift()?.()
+  }
+}
+
+const runs = cases.map((c) => {
+  const argv = c.name === 'unknown command' ? ['strat', app] : ['start', ...c.args]
+  const run = inTurn(async () => {
     const cli = ClusterProcess.cli(t, argv, { env: { FASTIFY_WORKERS: undefined, ...c.env } })
-    const exit = await cli.exit(10_000)
+    return { cli, exit: await cli.exit(30_000) }
+  })
+  run.catch(() => {}) // awaited by its subtest; this only keeps an early failure from being "unhandled"
+  return run
+})
+
+cases.forEach((c, i) => {
+  t.test(`${c.name}: exit 1 with a coded error, nothing forked`, async (t) => {
+    const { cli, exit } = await (runs[i] as (typeof runs)[number])
     t.equal(exit.code, 1)
     t.match(cli.stderr, c.error)
     t.equal(cli.forkedPids().length, 0, 'no worker forked')
     t.notMatch(cli.stderr, /\n\s+at /, 'one coded line, no stack')
   })
-}
+})
 
 t.test('--help lists every flag with its env var and default', async (t) => {
   const cli = ClusterProcess.cli(t, ['start', '--help'])

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { HealthSample } from '../dist/lib/protocol.js'
 import {
-  RecyclePolicy, type Decision, type RecycleSettings, type WorkerView
+  RecyclePolicy, hostBusy, type Decision, type RecycleSettings, type WorkerView
 } from '../dist/lib/recycle-policy.js'
 
 const MB = 1024 ** 2
@@ -467,4 +467,27 @@ t.test('policies do not share state', async (t) => {
   a.recorded(NOW)
   t.same(b.evaluate(views(1), NOW), [], 'b saw no samples')
   t.equal(b.budgetUsed(NOW), 0, 'b recorded no recycle')
+})
+
+t.test('a saturated host (noisy neighbour): event-loop breaches recycle nobody, memory still does', async (t) => {
+  const p = policy()
+  feed(p, 1, ELU, 5)
+  feed(p, 2, HEALTHY, 5)
+  feed(p, 3, RSS, 5)
+  const busy = p.evaluate(views(1, 2, 3), NOW, { busy: true })
+  t.same(only(busy, 'recycle').map((d) => [d.id, d.reason]), [[3, 'rss']], 'only the memory recycle')
+  t.same(only(busy, 'overload'), [], 'not an overload: one worker of three breaches')
+  feed(p, 1, ELU, 1)
+  t.same(only(p.evaluate(views(1, 2), NOW + 1000, { busy: false }), 'recycle'), [],
+    'the host eased: the streak starts over (held back while the host was busy)')
+  feed(p, 1, ELU, 2)
+  t.same(only(p.evaluate(views(1, 2), NOW + 2000), 'recycle').map((d) => [d.id, d.reason]), [[1, 'eventLoopUtilization']],
+    'bad for unhealthyChecks samples on a quiet host: sick')
+})
+
+t.test('hostBusy: CPU pressure when the kernel exposes it, else the load average', async (t) => {
+  t.equal(hostBusy(99.9, 0, 2), true, 'tasks waited for a CPU 99.9% of the time')
+  t.equal(hostBusy(10, 100, 2), false, 'PSI wins over the load average')
+  t.equal(hostBusy(null, 3.1, 2), true, 'no PSI: load above 1.5 x CPUs')
+  t.equal(hostBusy(null, 2.5, 2), false)
 })

@@ -26,7 +26,10 @@ t.test('a SIGKILLed worker under load is replaced within the first backoff step 
   t.same(cluster.liveWorkerPids().sort(), [survivor, replacement].sort(), 'count back to 2')
 
   const result = await load
-  t.ok(result['2xx'] > 500, `requests kept succeeding during the crash (${result['2xx']} ok, ${result.errors} errors)`)
+  // Outcomes, not throughput (that is bench/'s): the service kept answering, and a SIGKILL loses at most the request
+  // in flight on each of the 10 connections the dead worker held.
+  t.ok(result['2xx'] > 50, `requests kept succeeding during the crash (${result['2xx']} ok, ${result.errors} errors)`)
+  t.ok(result.errors <= 10, `at most one lost request per connection (${result.errors})`)
   const pids = new Set<number>()
   for (let i = 0; i < 10; i++) pids.add((JSON.parse((await request(port, '/')).body) as { pid: number }).pid)
   t.same([...pids].sort(), [survivor, replacement].sort(), 'both workers serve after recovery')

@@ -24,10 +24,10 @@ t.test('--stuck-diagnostics: the stuck worker\'s JS stack is written to a file a
   skip: webSocketAvailable() ? false : `Node ${process.versions.node} has no global WebSocket (covered by the next test)`
 }, async (t) => {
   const cluster = ClusterProcess.cli(t, args)
-  const port = await cluster.ready()
+  const port = await cluster.ready(30_000)
   request(port, '/block', { timeout: 8000 }).catch(() => {})
-  const stuck = await cluster.waitForEvent('worker:stuck', 5000)
-  const diagnostics = await cluster.waitForEvent('worker:stuck-diagnostics', 5000, (l) => l.pid === stuck.pid)
+  const stuck = await cluster.waitForEvent('worker:stuck', 10_000)
+  const diagnostics = await cluster.waitForEvent('worker:stuck-diagnostics', 10_000, (l) => l.pid === stuck.pid)
   const path = diagnostics.path as string
   t.teardown(() => { rmSync(dirname(path), { recursive: true, force: true }) })
   t.ok(existsSync(path), `report at ${path}`)
@@ -43,6 +43,23 @@ t.test('--stuck-diagnostics: the stuck worker\'s JS stack is written to a file a
   await cluster.waitForCount('worker:ready', 3, 10_000)
   cluster.child.kill('SIGTERM')
   t.equal((await cluster.exit(15_000)).code, 0)
+  await assertGone(cluster.forkedPids(), 5000)
+})
+
+t.test('--stuck-diagnostics-dir: the report goes into the operator\'s directory, mode 0600', {
+  skip: webSocketAvailable() ? false : `Node ${process.versions.node} has no global WebSocket`
+}, async (t) => {
+  const dir = t.testdir({})
+  const cluster = ClusterProcess.cli(t, [...args.slice(0, -1), '--stuck-diagnostics-dir', dir, args[args.length - 1] as string])
+  const port = await cluster.ready(30_000)
+  request(port, '/block', { timeout: 8000 }).catch(() => {})
+  const stuck = await cluster.waitForEvent('worker:stuck', 10_000)
+  const diagnostics = await cluster.waitForEvent('worker:stuck-diagnostics', 10_000, (l) => l.pid === stuck.pid)
+  const path = diagnostics.path as string
+  t.equal(dirname(path), dir, `written in ${dir}`)
+  t.equal(statSync(path).mode & 0o777, 0o600, 'mode 0600')
+  cluster.child.kill('SIGTERM')
+  t.equal((await cluster.exit(20_000)).code, 0)
   await assertGone(cluster.forkedPids(), 5000)
 })
 
