@@ -103,7 +103,7 @@ function parseOptions (argv) {
     connections: opt('connections', 100, 10, true),
     workers: parsed.workers === undefined ? os.availableParallelism() : positive('workers', parsed.workers, { integer: true }),
     idleSeconds: opt('idle', 5, 0.5, false),
-    targets: subset('targets', parsed.targets, TARGETS),
+    targets: subset('targets', parsed.targets, smoke && parsed.targets === undefined ? TARGETS.filter((t) => t.smoke !== false) : TARGETS),
     scenarios: subset('scenarios', parsed.scenarios, SCENARIOS),
     node,
     packageDir,
@@ -189,7 +189,8 @@ async function main () {
 
 async function bench (options, startedAt, version, track, processes) {
   const machine = machineInfo({ node: options.node, nodeVersion: version, root: options.packageDir })
-  const wrk = findWrk()
+  // Smoke runs check that the bench works and stay short: no second load generator there.
+  const wrk = options.smoke ? null : findWrk()
   const heartbeatTimeout = options.smoke ? 1000 : defaultHeartbeatTimeout(options.packageDir)
   const cli = cliPath(options.packageDir)
   const ctx = {
@@ -213,7 +214,8 @@ async function bench (options, startedAt, version, track, processes) {
     wrk
   }
   const notes = []
-  if (wrk === null) notes.push('wrk is not on PATH: no second opinion on throughput (autocannon only).')
+  if (options.smoke) notes.push('smoke run: wrk not used.')
+  else if (wrk === null) notes.push('wrk is not on PATH: no second opinion on throughput (autocannon only); Debian/Ubuntu: apt-get install wrk.')
   else notes.push(`wrk (${wrk}) ran after autocannon in the throughput scenarios: column "wrk req/s".`)
   if (!nodeHasReusePort(version)) notes.push(`reusePort in cluster workers needs Node >= 22.12 or >= 23.1; targets ran on ${version}.`)
   notes.push(`The load generator (one autocannon thread) shares the ${machine.cores} cores with the target: ratios, not absolute numbers, carry over to other machines.`)

@@ -6,7 +6,8 @@
  */
 const http = require('node:http')
 const { LoggedProcess } = require('./child')
-const { runLoad, runWrk, withLoad } = require('./load')
+const { runLoad, withLoad } = require('./load')
+const { runWrk: runWrkLatency } = require('./wrk')
 const { alive, cpuSeconds, rssBytes } = require('./proc')
 const { startTarget } = require('./targets')
 
@@ -93,7 +94,9 @@ function throughput ({ name, title, path, close }) {
       { key: 'p99Ms', label: 'p99 ms', better: 'lower', digits: 1 },
       { key: 'failed', label: 'failed', better: 'lower', digits: 0 },
       { key: 'primaryCpuPct', label: 'primary CPU %', better: 'lower', digits: 1 },
-      { key: 'wrkRps', label: 'wrk req/s', better: 'higher', digits: 0 }
+      { key: 'busiestShare', label: "busiest worker's share", better: 'lower', digits: 2 },
+      { key: 'wrkRps', label: 'wrk req/s', better: 'higher', digits: 0 },
+      { key: 'wrkP99Ms', label: 'wrk p99 ms', better: 'lower', digits: 1 }
     ],
     describe: (ctx) => `${ctx.connections} connections, ${close ? 'Connection: close' : 'keep-alive'}, GET ${path}, ` +
       `${ctx.warmup} s warm-up then ${ctx.duration} s measured`,
@@ -101,20 +104,29 @@ function throughput ({ name, title, path, close }) {
     run: async (spec, ctx) => await withTarget(spec, ctx, {}, async (target) => {
       const load = { url: `${target.url}${path}`, connections: ctx.connections, close }
       if (ctx.warmup > 0) await runLoad({ ...load, duration: ctx.warmup })
-      const cpuBefore = cpuSeconds(target.primaryPid)
+      const cpuBefore = cpuSeconds(target.measuredPid)
+      const workers = target.liveWorkerPids()
+      const workersBefore = workers.map(cpuSeconds)
       const startedAt = Date.now()
       const result = await runLoad({ ...load, duration: ctx.duration })
+      const workersUsed = workers.map((pid, i) => (cpuSeconds(pid) ?? 0) - (workersBefore[i] ?? 0))
+      const workersTotal = workersUsed.reduce((sum, x) => sum + x, 0)
       const metrics = {
         rps: result.rps,
         // With Connection: close autocannon times each response against the request it wrote on the closing
         // socket cycles before (its queue keeps the unanswered write): a latency it reports there is meaningless.
         ...(close ? {} : { p99Ms: result.p99Ms }),
         failed: result.failed,
-        primaryCpuPct: cpuPercent(cpuBefore, cpuSeconds(target.primaryPid), Date.now() - startedAt)
+        primaryCpuPct: cpuPercent(cpuBefore, cpuSeconds(target.measuredPid), Date.now() - startedAt),
+        // How evenly the work was spread: the busiest worker's share of the workers' CPU time (1 / N is even).
+        ...(workers.length > 1 && workersTotal > 0 ? { busiestShare: Math.max(...workersUsed) / workersTotal } : {})
       }
       if (ctx.wrk !== null) {
-        const wrk = await runWrk(ctx.wrk, { ...load, duration: ctx.duration })
-        if (wrk !== null) metrics.wrkRps = wrk.rps
+        const wrk = await runWrkLatency(ctx.wrk, { ...load, duration: ctx.duration }).catch(() => null)
+        if (wrk !== null) {
+          metrics.wrkRps = wrk.rps
+          metrics.wrkP99Ms = wrk.p99Ms
+        }
       }
       return { metrics }
     })
@@ -307,11 +319,11 @@ const idle = {
   run: async (spec, ctx) => await withTarget(spec, ctx, {}, async (target) => {
     // Let the start settle (first health samples, GC) before sampling.
     await measureWindow(Math.min(1000, ctx.idleSeconds * 1000))
-    const before = cpuSeconds(target.primaryPid)
+    const before = cpuSeconds(target.measuredPid)
     const startedAt = Date.now()
     await measureWindow(ctx.idleSeconds * 1000)
-    const cpuPct = cpuPercent(before, cpuSeconds(target.primaryPid), Date.now() - startedAt)
-    const rss = rssBytes(target.primaryPid)
+    const cpuPct = cpuPercent(before, cpuSeconds(target.measuredPid), Date.now() - startedAt)
+    const rss = rssBytes(target.measuredPid)
     const notes = cpuPct === null ? ['/proc is not available: no CPU or RSS reading'] : []
     return { metrics: { cpuPct, rssMB: rss === null ? null : rss / MB }, notes }
   })

@@ -9,6 +9,7 @@ const { existsSync } = require('node:fs')
 const net = require('node:net')
 const { join } = require('node:path')
 const { LoggedProcess } = require('./child')
+const { PM2_DIR, ensurePm2 } = require('./pm2')
 
 const ROOT = join(__dirname, '..')
 const FIXTURES = join(__dirname, 'fixtures')
@@ -25,6 +26,7 @@ const BASELINE = 'node-cluster'
  * @property {boolean} supervised  replaces stuck workers and does rolling reloads (fastify-cluster)
  * @property {boolean} multiWorker  runs N workers (false: one process)
  * @property {boolean} [optIn]  runs only when named in --targets
+ * @property {boolean} [smoke]  false: left out of smoke runs unless named in --targets
  * @property {(o: { workers: number, port: number, flags: string[], cli: string }) => { args: string[], env?: object }} command
  */
 
@@ -82,6 +84,28 @@ const TARGETS = [
         BENCH_CLUSTER_FLAGS: JSON.stringify(flags)
       }
     })
+  },
+  {
+    name: 'fastify-cluster-sched-none',
+    title: 'fastify-cluster --scheduling-policy none (SCHED_NONE: the workers accept on one shared socket)',
+    supervised: true,
+    multiWorker: true,
+    // Not in smoke runs unless asked for (--targets): the smoke run checks the bench, and stays short.
+    smoke: false,
+    command: ({ workers, port, flags, cli }) => ({
+      args: [cli, 'start', '--workers', String(workers), '-p', String(port), '-a', HOST, '--scheduling-policy', 'none', ...flags, APP]
+    })
+  },
+  {
+    name: 'pm2',
+    title: "PM2 7 cluster mode (pm2-runtime -i N; SIGHUP: pm2 reload), installed by the bench into a temp dir",
+    supervised: false,
+    multiWorker: true,
+    smoke: false,
+    command: ({ workers, port }) => ({
+      args: [join(FIXTURES, 'pm2.js')],
+      env: { BENCH_WORKERS: String(workers), BENCH_PORT: String(port), BENCH_HOST: HOST, BENCH_PM2_DIR: PM2_DIR }
+    })
   }
 ]
 
@@ -124,6 +148,10 @@ async function checkSupport (spec, { node, workers, version, cli, track }) {
   if (spec.name.startsWith('fastify-cluster') && !existsSync(cli)) {
     return `${cli} is missing: run npm run build first`
   }
+  if (spec.name === 'pm2') {
+    const pm2 = await ensurePm2()
+    return 'reason' in pm2 ? pm2.reason : null
+  }
   if (spec.name !== 'fastify-cluster-reuseport') return null
   let help
   try {
@@ -160,6 +188,8 @@ class RunningTarget {
 
   get name () { return this.spec.name }
   get primaryPid () { return this.proc.pid }
+  /** The process whose CPU and RSS count as the primary's: a wrapper (pm2) names the real one in its ready line. */
+  get measuredPid () { return this.readyLine?.measuredPid ?? this.proc.pid }
   get url () { return `http://${HOST}:${this.port}` }
 
   /** Pids of workers that reported ready and have not reported an exit (for single: the process itself). */

@@ -106,7 +106,7 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
       isRunning: () => supervisor.phase === 'running',
       replaceSlot: async (index) => await supervisor.replaceSlot(index),
       pauseRecycles: (paused) => { supervisor.pauseRecycles(paused) }
-    }, options.maxConcurrentRecycles, {
+    }, options.reloadSurge, {
       start: (pass) => {
         this.#log.info({ event: ClusterEvents.CLUSTER_RELOAD_START, ...pass }, 'rolling reload started')
         this.#emitSafely(ClusterEvents.CLUSTER_RELOAD_START, pass)

@@ -123,6 +123,24 @@ function parseReadinessPath (value: unknown, name: string): string | false {
 }
 
 /** A ratio from 0 to 1 (a number or a decimal string); 0 means "off". */
+/** A count from 1 to `workers`, or a percentage of `workers` ("25%", rounded up, at least 1). */
+function parseSurge (value: unknown, name: string, workers: number): number {
+  const percent = typeof value === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(value.trim()) : null
+  if (percent !== null) {
+    const p = Number(percent[1])
+    if (p <= 0 || p > 100) throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(name, 'a percentage above 0% and up to 100%', describeValue(value))
+    return Math.max(1, Math.ceil((p / 100) * workers))
+  }
+  const allowed = 'a positive integer or a percentage of workers ("25%")'
+  if (typeof value !== 'number' && (typeof value !== 'string' || !/^-?\d+(\.\d+)?$/.test(value.trim()))) {
+    throw new FST_CLUSTER_INVALID_OPTION(name, allowed, describeValue(value))
+  }
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new FST_CLUSTER_OPTION_OUT_OF_RANGE(name, allowed, describeValue(value))
+  // More than the worker count adds nothing: every slot is already being replaced.
+  return Math.min(n, workers)
+}
+
 function parseRatio (value: unknown, name: string): number {
   const allowed = 'a number from 0 to 1 (0 = off)'
   const n = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value
@@ -414,11 +432,24 @@ export const OPTIONS = {
     cli('recycle-grace-period', 'No threshold recycle this soon after a worker became ready')),
   /**
    * At most this many threshold recycles in progress at once (1 to 1024); one lasts until the old worker has
-   * exited. Also the number of slots a rolling reload replaces at once.
+   * exited. A rolling reload's pace is `reloadSurge`.
    * @default `1`
    */
   maxConcurrentRecycles: integer(1, MAX_WORKERS, 1, { type: NUMBER_OR_STRING, default: '`1`' },
-    cli('max-concurrent-recycles', 'Workers being replaced at once, at most')),
+    cli('max-concurrent-recycles', 'Threshold recycles in progress at once, at most')),
+  /**
+   * Workers a rolling reload replaces at once, as Kubernetes' `maxSurge`: a count, or a percentage of `workers`
+   * (`"25%"`), rounded up, at least 1 and at most `workers`. Each replacement is ready before its old worker
+   * drains, so up to `workers` + this many workers run during a reload.
+   * @default `"25%"` of `workers`, rounded up
+   */
+  reloadSurge: option<number | string, number>({
+    parse: (value, name, { resolved }) => parseSurge(value, name, resolved.workers as number),
+    // A share of the worker count, resolved to a count: not in DEFAULTS, which holds resolved values.
+    defaultFrom: ({ resolved }) => parseSurge('25%', 'reloadSurge', resolved.workers as number),
+    cli: cli('reload-surge', 'Workers a rolling reload replaces at once: a count or a percentage of --workers (rounded up)'),
+    docs: { type: NUMBER_OR_STRING, default: '`"25%"` of `workers`, rounded up' }
+  }),
   /**
    * At most this many threshold recycles within `recycleBudgetWindow` (0 to 1000000; `0` allows none).
    * @default `3`

@@ -16,22 +16,23 @@ export interface ReloadObserver {
 }
 
 /**
- * Rolling reload: replaces every slot's worker, `concurrency` slots at a time, each surge first (the new worker
- * is ready before the old one drains), so capacity never drops below the worker count. The first replacement
- * that fails to become ready aborts the pass; the remaining old workers keep serving. Requests made while a pass
- * runs are coalesced into one more pass after it, never run in parallel.
+ * Rolling reload: replaces every slot's worker, up to `surge` slots at a time (a sliding window: the next slot
+ * starts as soon as one finishes), each surge first (the new worker is ready before the old one drains), so
+ * capacity never drops below the worker count. The first replacement that fails to become ready stops the pass
+ * from starting more (those in progress finish); the remaining old workers keep serving. Requests made while a
+ * pass runs are coalesced into one more pass after it, never run in parallel.
  */
 export class RollingReload {
   readonly #target: ReloadTarget
-  readonly #concurrency: number
+  readonly #surge: number
   readonly #observer: ReloadObserver
   readonly #now: () => number
   #running: Promise<ReloadResult> | null = null
   #queued: Promise<ReloadResult> | null = null
 
-  constructor (target: ReloadTarget, concurrency: number, observer: ReloadObserver, now: () => number = Date.now) {
+  constructor (target: ReloadTarget, surge: number, observer: ReloadObserver, now: () => number = Date.now) {
     this.#target = target
-    this.#concurrency = concurrency
+    this.#surge = Math.max(1, surge)
     this.#observer = observer
     this.#now = now
   }
@@ -60,22 +61,23 @@ export class RollingReload {
     this.#observer.start({ slots: this.#target.slotCount })
     this.#target.pauseRecycles(true)
     try {
-      for (let first = 0; first < this.#target.slotCount; first += this.#concurrency) {
-        if (!this.#target.isRunning()) {
-          result.aborted = 'shutdown'
-          break
-        }
-        const batch = Array.from({ length: Math.min(this.#concurrency, this.#target.slotCount - first) }, (_, i) => first + i)
-        const outcomes = await Promise.all(batch.map(async (slot) => await this.#target.replaceSlot(slot)))
-        for (const outcome of outcomes) {
+      let next = 0
+      const lane = async (): Promise<void> => {
+        while (next < this.#target.slotCount && result.failed === null && result.aborted === null) {
+          if (!this.#target.isRunning()) {
+            result.aborted = 'shutdown'
+            return
+          }
+          const outcome = await this.#target.replaceSlot(next++)
           if (outcome.ok) result.replaced.push(outcome)
-          else result.failed ??= outcome
-        }
-        if (result.failed !== null) {
-          result.aborted = this.#target.isRunning() ? 'failure' : 'shutdown'
-          break
+          else {
+            result.failed ??= outcome
+            result.aborted ??= this.#target.isRunning() ? 'failure' : 'shutdown'
+          }
         }
       }
+      await Promise.all(Array.from({ length: Math.min(this.#surge, this.#target.slotCount) }, lane))
+      result.replaced.sort((a, b) => a.slot - b.slot)
     } finally {
       this.#target.pauseRecycles(false)
     }
