@@ -162,7 +162,18 @@ export class WorkerLifecycle {
       await this.#unlisten()
       await this.#sticky.settle(SETTLE_MS)
     }
-    await fastify.close()
+    // A request in flight when the drain began was answered without Connection: close; its connection then idles
+    // and would hold close() until the client hangs up. Keep closing idle connections until Fastify has closed.
+    const sweep = setTimeout(() => {
+      server.closeIdleConnections()
+      sweep.refresh()
+    }, 50)
+    sweep.unref()
+    try {
+      await fastify.close()
+    } finally {
+      clearTimeout(sweep)
+    }
     this.#sticky?.close()
   }
 
