@@ -27,12 +27,6 @@ function linksOf (file: string): string[] {
   return [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? '')
 }
 
-/**
- * Written on another branch (sticky) and linked before it merges: until then a
- * missing one is a todo, not a failure. Empty this list once they are all merged.
- */
-const PENDING = new Set(['sticky-sessions.md']
-  .map((f) => join(ROOT, 'docs', f)))
 
 const docs = join(ROOT, 'docs')
 const files = [
@@ -59,8 +53,7 @@ for (const file of files) {
       const [path = '', anchor] = link.split('#')
       const target = path === '' ? file : join(dirname(file), decodeURIComponent(path))
       if (!existsSync(target)) {
-        if (PENDING.has(target)) t.ok(false, `${link}: ${relative(ROOT, target)} exists`, { todo: 'written on another branch, not merged yet' })
-        else t.fail(`${link}: ${relative(ROOT, target)} does not exist`)
+        t.fail(`${link}: ${relative(ROOT, target)} does not exist`)
         continue
       }
       if (anchor !== undefined && anchor !== '' && statSync(target).isFile() && target.endsWith('.md')) {
