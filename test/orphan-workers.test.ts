@@ -123,7 +123,7 @@ for (const mode of modes) {
     const args = ['start', '--workers', '2', '-p', String(port), '-a', '127.0.0.1', ...mode.flags,
       '--heartbeat-timeout', '120s', `${FIXTURES}/blocks-on-request.js`]
     const first = ClusterProcess.cli(t, args)
-    await first.ready(30_000)
+    await first.ready(60_000)
     request(port, '/block', { timeout: 60_000 }).catch(() => {})
     const stuck = (await first.waitFor((l) => l.fixture === 'blocking', 20_000, 'a worker blocking')).pid as number
     t.teardown(() => { if (alive(stuck)) process.kill(stuck, 'SIGKILL') })
@@ -144,7 +144,7 @@ for (const mode of modes) {
     const firstFork = second.lines.findIndex((l) => l.event === 'worker:fork')
     const stopped = second.lines.findIndex((l) => l.event === 'cluster:orphan-workers-stopped')
     t.ok(firstFork === -1 || stopped < firstFork, 'stopped before the first fork')
-    await second.ready(30_000)
+    await second.ready(60_000)
     await waitUntil(() => !alive(stuck), 5000, `the orphan ${stuck} to be gone`)
 
     const results = await Promise.allSettled(Array.from({ length: 40 }, async () => await request(port, '/', { timeout: 5000 })))
