@@ -99,7 +99,7 @@ async function startCommand (args: readonly string[], io: CliIo): Promise<number
     io.stdout((await import('./cli-flags.js')).startHelp())
     return 0
   }
-  const { start } = await import('./launcher.js')
+  const { start } = await import('./start.js')
   const handle: ClusterHandle = start(parsed.options, parsed.names)
   // The cluster's handlers are installed: hand over what arrived while loading.
   held?.release()

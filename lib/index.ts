@@ -6,7 +6,7 @@ export { fastifyCluster, fastifyCluster as clusterPlugin }
 export type {
   ClusterPluginOptions, ClusterDecorator, AppMetricsOptions, MetricsRegistry, PrimaryClusterView, WorkerClusterView
 } from '../plugin/index.js'
-export { start } from './launcher.js'
+export { start } from './start.js'
 export type { ClusterHandle } from './launcher.js'
 export { resolveOptions, DEFAULTS } from './options.js'
 export type { ClusterOptions, ResolvedOptions, OptionNames, InlineApp } from './options.js'

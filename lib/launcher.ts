@@ -1,11 +1,9 @@
-import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
 import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import {
-  FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_NO_ENTRY_SCRIPT, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
+  FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_NO_ENTRY_SCRIPT, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
 import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
@@ -22,34 +20,10 @@ import { startControl, type Control } from './control-server.js'
 
 import { preflight } from './preflight.js'
 import type { StickyBalancer } from './sticky-balancer.js'
-import { connectToPrimary } from '../plugin/channel.js'
+import type { ClusterHandle } from './cluster-handle.js'
 
-/** What `start()` returns, in the primary and (for an inline app) in each worker. */
-export interface ClusterHandle extends EventEmitter<ClusterEventMap> {
-  /** True in the primary; false in a worker running an inline app. */
-  readonly isPrimary: boolean
-  /**
-   * Primary: resolves when every worker listens and has reported health once; rejects if the cluster gives up
-   * (crash loop, fatal boot error) or closes first. Worker: resolves when this worker listens.
-   */
-  readonly ready: Promise<void>
-  /** Resolves when the cluster (primary) or this worker's app (worker) is closed, with the exit code to use. */
-  readonly closed: Promise<ClusterExit>
-  /** Graceful shutdown, as on SIGTERM. Idempotent. */
-  close: () => Promise<ClusterExit>
-  /**
-   * Rolling reload, as on SIGUSR2: replaces every worker surge first, with no dropped request. A request while a
-   * pass runs joins one more pass after it. Rejects (FST_CLUSTER_RELOAD_UNAVAILABLE) before ready, after close
-   * and in a worker.
-   */
-  reload: () => Promise<ReloadResult>
-  /** The live workers (empty in a worker). */
-  workers: () => WorkerInfo[]
-  /** The health server's port once it listens, else `null`. */
-  readonly healthPort: number | null
-  /** In a worker: the Fastify instance once ready; `null` in the primary. */
-  readonly fastify: FastifyInstance | null
-}
+export type { ClusterHandle } from './cluster-handle.js'
+
 
 /** Signals that shut the cluster down; a second one forces. */
 const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
@@ -354,47 +328,6 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
   }
 }
 
-class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
-  readonly isPrimary = false
-  fastify: FastifyInstance | null = null
-  readonly ready: Promise<void>
-  readonly closed: Promise<ClusterExit>
-  #resolveClosed!: (exit: ClusterExit) => void
-
-  constructor (boot: (onClosed: () => void) => Promise<FastifyInstance>) {
-    super()
-    this.closed = new Promise((resolve) => { this.#resolveClosed = resolve })
-    this.ready = boot(() => { this.#resolveClosed({ code: 0, reason: 'shutdown', forced: false }) })
-      .then((fastify) => { this.fastify = fastify })
-  }
-
-  close = async (): Promise<ClusterExit> => {
-    await this.ready
-    await this.fastify?.close()
-    return await this.closed
-  }
-
-  reload = async (): Promise<ReloadResult> => {
-    throw new FST_CLUSTER_RELOAD_UNAVAILABLE('reload() is for the primary; this is a worker')
-  }
-
-  workers = (): WorkerInfo[] => []
-  readonly healthPort = null
-}
-
-/**
- * Starts the cluster. In the primary: validates the options (throwing a coded error before anything is
- * forked), forks the workers and returns a handle. In a worker running an inline `app` (the same script runs in
- * both): builds and serves the app, and returns a worker handle.
- */
-export function start (options: ClusterOptions, names?: OptionNames): ClusterHandle {
-  if (cluster.isWorker) return startInWorker(options, names)
-  const primary = preparePrimary(options, names)
-  // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
-  primary.launch(undefined, true)
-  return primary.handle
-}
-
 /** Where the app's own `listen()` binds, in the plugin's door (the options carry no port or host there). */
 export interface PluginListen { port?: number, host?: string }
 
@@ -460,24 +393,4 @@ function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTa
   const dashDash = args.indexOf('--')
   args.splice(dashDash === -1 ? args.length : dashDash, 0, appPath)
   return { exec: join(__dirname, '..', 'plugin', 'worker-main.js'), args: [], execArgv: process.execArgv, fastifyArgs: args }
-}
-
-// Per process by nature: one worker process serves one inline app, whatever the number of handles.
-let startedInWorker = false
-
-function startInWorker (options: ClusterOptions, names?: OptionNames): ClusterHandle {
-  const channel = connectToPrimary()
-  if (channel === null) throw new FST_CLUSTER_UNEXPECTED_WORKER_ENV(process.env.NODE_UNIQUE_ID ?? '')
-  if (startedInWorker) throw new FST_CLUSTER_ALREADY_STARTED()
-  startedInWorker = true
-  const resolved = resolveOptions(options, names)
-  const app = resolved.app
-  if (app === undefined) throw new FST_CLUSTER_UNEXPECTED_WORKER_ENV(process.env.NODE_UNIQUE_ID ?? '')
-  return new WorkerHandle(async (onClosed) => await (await import('../plugin/worker-runtime.js')).runInlineWorker(channel, {
-    app,
-    appOptions: resolved.appOptions,
-    serverOptions: resolved.serverOptions,
-    port: resolved.port,
-    host: resolved.host
-  }, onClosed))
 }

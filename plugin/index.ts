@@ -3,7 +3,7 @@ import cluster from 'node:cluster'
 import inspector from 'node:inspector'
 import fp from 'fastify-plugin'
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
-import { buildHealth, buildReady, type HealthSample, type ReadyMessage } from '../lib/protocol.js'
+import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
 import { parseDuration, type Duration } from '../lib/units.js'
 import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
 import { describeValue, didYouMean } from '../lib/messages.js'
@@ -12,6 +12,7 @@ import { connectToPrimary } from './channel.js'
 import { addReadinessRoute } from './readiness-route.js'
 import { HealthReporter } from './reporter.js'
 import { ClusterState, type ClusterDecorator } from './state.js'
+import { STATE, isUnderPressure, type Internal, type Pressure, type Registration } from './registration.js'
 import { WorkerMetrics, addClusterMetricsRoute, validateMetricsOptions, type AppMetricsOptions } from './app-metrics.js'
 
 export type { ClusterDecorator, PrimaryClusterView, WorkerClusterView } from './state.js'
@@ -57,30 +58,12 @@ declare module 'fastify' {
 const PLUGIN_ONLY_KEYS = new Set(['underPressure', 'healthCheck', 'metricsRegistry', 'clusterMetrics'])
 /** Registration options Fastify adds to what a plugin receives. */
 const FASTIFY_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
-/** Per instance, not per module: the state of a registration lives with the Fastify instance it decorates. */
-const STATE = Symbol.for('fastify-cluster.state')
 /**
  * Internal registration option of the worker runtime: decorate now, register under-pressure later, so the app's
  * own `register(clusterPlugin, { underPressure })` decides its thresholds (see `finishClusterSetup`).
  */
 export const DEFER_UNDER_PRESSURE = Symbol.for('fastify-cluster.defer-under-pressure')
 
-/** The instance where under-pressure is registered: its verdicts feed the samples and the readiness route. */
-interface Pressure {
-  eventLoopDelay: () => number
-  isUnderPressure: () => boolean
-}
-
-interface Registration {
-  state: ClusterState
-  setHealthCheck: (fn: NonNullable<ClusterPluginOptions['healthCheck']>) => void
-  pressure: Pressure | null
-  interval: number
-  metrics: WorkerMetrics
-  /** Tells the primary this worker is ready at `address` (on listen; the sticky runtime calls it itself). */
-  announce: (address: ReadyMessage['address']) => void
-}
-interface Internal { [STATE]?: Registration }
 
 function validate (opts: ClusterPluginOptions): void {
   for (const key of Object.keys(opts)) {
@@ -241,7 +224,7 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
     const { adoptSelfLaunchedWorker } = await import('./self-launched-worker.js')
     adoptSelfLaunchedWorker(fastify, channel)
     guardReadinessPath(fastify, channel.launch.readinessPath, true)
-    if (channel.launch.readinessPath !== false) addReadinessRoute(fastify, channel.launch.readinessPath)
+    if (channel.launch.readinessPath !== false) addReadinessRoute(fastify, channel.launch.readinessPath, isUnderPressure)
   }
 }
 
@@ -256,20 +239,7 @@ export const finishClusterSetup = fp(async function finishClusterSetup (fastify:
   }
 }, { fastify: '5.x', name: 'fastify-cluster-finish', dependencies: ['fastify-cluster'] })
 
-/** Internal: this process's under-pressure verdict, wherever under-pressure was registered. */
-export function isUnderPressure (fastify: FastifyInstance): boolean {
-  return (fastify as FastifyInstance & Internal)[STATE]?.pressure?.isUnderPressure() ?? false
-}
-
-/** Internal, for the sticky runtime (which never listens): report ready at the primary's address. */
-export function announceReady (fastify: FastifyInstance, address: ReadyMessage['address']): void {
-  (fastify as FastifyInstance & Internal)[STATE]?.announce(address)
-}
-
-/** Internal: the state object behind `fastify.cluster`, for the worker runtime to mark draining. */
-export function clusterStateOf (fastify: FastifyInstance): ClusterState | undefined {
-  return (fastify as FastifyInstance & Internal)[STATE]?.state
-}
+export { isUnderPressure, announceReady, clusterStateOf } from './registration.js'
 
 /**
  * The fastify-cluster worker plugin: registers `@fastify/under-pressure` (unless already there), decorates

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { PrimaryChannel } from './channel.js'
-import { WorkerLifecycle, bindOptions } from './worker-runtime.js'
+import { WorkerLifecycle, bindOptions } from './process-lifecycle.js'
 
 export function adoptSelfLaunchedWorker (fastify: FastifyInstance, channel: PrimaryChannel): void {
   const lifecycle = new WorkerLifecycle(channel)

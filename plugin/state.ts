@@ -1,4 +1,4 @@
-import type { ClusterHandle } from '../lib/launcher.js'
+import type { ClusterHandle } from '../lib/cluster-handle.js'
 import type { HealthSample } from '../lib/protocol.js'
 
 /** `fastify.cluster` in a worker or a plain process: what a handler can know about the cluster. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { DEFER_UNDER_PRESSURE, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from '../dist/plugin/index.js'
+import { DEFER_UNDER_PRESSURE, fastifyCluster, finishClusterSetup, isUnderPressure, type ClusterPluginOptions } from '../dist/plugin/index.js'
 import { addReadinessRoute } from '../dist/plugin/readiness-route.js'
 
 // Supervision must cost nothing per request (issue 11): the worker's plugin stack, as the worker runtime builds
@@ -13,7 +13,7 @@ t.test('the worker stack (plugin, deferred under-pressure, readiness route) adds
   await app.register(fastifyCluster, { [DEFER_UNDER_PRESSURE]: true } as ClusterPluginOptions)
   await app.register(async (fastify) => { fastify.get('/', async () => ({ hello: 'world' })) })
   await app.register(finishClusterSetup)
-  addReadinessRoute(app, '/health')
+  addReadinessRoute(app, '/health', isUnderPressure)
   await app.ready()
   const routes = app.printRoutes({ includeHooks: true, commonPrefix: false })
   t.ok(routes.includes('/ (GET)') && routes.includes('health (GET)'), 'the app route and the readiness route are there')
