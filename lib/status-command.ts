@@ -3,10 +3,9 @@
  * health server's /status) and prints them for a person (a table) or a script (--json).
  */
 import http from 'node:http'
-import { parseArgs } from 'node:util'
-import { FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_STATUS_UNREACHABLE, FST_CLUSTER_UNKNOWN_FLAG } from './errors.js'
+import { parseCommandArgs } from './control-commands.js'
+import { FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_STATUS_UNREACHABLE } from './errors.js'
 import type { WorkerInfo } from './events.js'
-import { didYouMean } from './messages.js'
 import { parseDuration } from './units.js'
 
 export interface StatusDocument {
@@ -62,26 +61,15 @@ export function statusHelp (): string {
 
 /** Parses `status` arguments strictly; the URL comes from --url, then env. */
 export function parseStatusArgs (argv: readonly string[], env: NodeJS.ProcessEnv): StatusArgs {
-  let parsed
-  try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true })
-  } catch (err) {
-    const e = err as { code?: string, message: string }
-    const flag = /'([^']+)'/.exec(e.message)?.[1] ?? e.message
-    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new FST_CLUSTER_UNKNOWN_FLAG(flag, didYouMean(flag.replace(/^-+/, ''), Object.keys(FLAGS)).replace('"', '"--'))
-    }
-    throw new FST_CLUSTER_FLAG_VALUE(e.message)
-  }
+  // The same strict parsing as the other commands: unknown flags, missing values, at most one name or pid.
+  const parsed = parseCommandArgs('status', argv, FLAGS, 1)
   const v = parsed.values
   const help = v.help === true
-  if (parsed.positionals.length > 1) {
-    throw new FST_CLUSTER_FLAG_VALUE(`status takes at most one name or pid, received ${parsed.positionals.map((p) => `"${p}"`).join(', ')}`)
-  }
+  const given = { url: typeof v.url === 'string' ? v.url : undefined, interval: typeof v.interval === 'string' ? v.interval : undefined }
   const target = parsed.positionals[0]
-  const raw = v.url ?? (target === undefined ? env.FASTIFY_CLUSTER_STATUS_URL : undefined)
-  if (v.url !== undefined && target !== undefined) {
-    throw new FST_CLUSTER_FLAG_VALUE(`status takes a name or --url, not both; received "${target}" and --url ${v.url}`)
+  const raw = given.url ?? (target === undefined ? env.FASTIFY_CLUSTER_STATUS_URL : undefined)
+  if (given.url !== undefined && target !== undefined) {
+    throw new FST_CLUSTER_FLAG_VALUE(`status takes a name or --url, not both; received "${target}" and --url ${given.url}`)
   }
   let url: URL | null = null
   if (raw !== undefined) {
@@ -97,7 +85,7 @@ export function parseStatusArgs (argv: readonly string[], env: NodeJS.ProcessEnv
     target,
     watch: v.watch === true,
     json: v.json === true,
-    interval: parseDuration('--interval', v.interval ?? '1s', { min: 100 }),
+    interval: parseDuration('--interval', given.interval ?? '1s', { min: 100 }),
     help
   }
 }
