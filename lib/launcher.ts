@@ -7,7 +7,7 @@ import {
 } from './errors.js'
 import { ClusterEvents, type ClusterEventMap, type ClusterExit, type WorkerInfo } from './events.js'
 import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
-import { preflightAppFile } from './app-preflight.js'
+import { checkAppFile, checkHostAndPort } from './preflight.js'
 import type { ClusterMetrics } from './metrics.js'
 import { AppMetricsCollector } from './app-metrics.js'
 import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
@@ -17,8 +17,6 @@ import { applySchedulingPolicy, reserveFreePort, reusePortSupport, tcpMigrateReq
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
 import { hangupAction, processTerminalState } from './signals.js'
 import { startControl, type Control } from './control-server.js'
-
-import { preflight } from './preflight.js'
 import type { StickyBalancer } from './sticky-balancer.js'
 import type { ClusterHandle } from './cluster-handle.js'
 
@@ -120,7 +118,7 @@ export class PrimaryHandle extends EventEmitter<ClusterEventMap> implements Clus
     const options = listen === undefined
       ? this.#options
       : { ...this.#options, port: listen.port ?? 0, ...(listen.host === undefined ? {} : { host: listen.host }) }
-    void preflight(options, names, this.#log).then(() => { this.#begin(listen?.port) },
+    void checkHostAndPort(options, names, this.#log).then(() => { this.#begin(listen?.port) },
       (err: Error) => { this.#supervisor.fail(err, 'preflight') })
   }
 
@@ -352,7 +350,7 @@ export function preparePrimary (options: ClusterOptions, names?: OptionNames): P
   // Mistakes every worker would repeat fail here, once; -P makes the primary's lines pretty too.
   const appArgs = target.fastifyArgs === undefined || resolved.appFile === undefined
     ? null
-    : preflightAppFile(resolve(resolved.appFile), target.fastifyArgs, target.execArgv)
+    : checkAppFile(resolve(resolved.appFile), target.fastifyArgs, target.execArgv)
   const handle = new PrimaryHandle(resolved, target, { pretty: appArgs?.prettyLogs === true })
   let launched = false
   return {

@@ -1,17 +1,129 @@
 /*
- * What the primary checks after the options resolved and before the first fork, where a check needs the network
- * or other processes: the addresses resolve, and no worker of a dead primary still holds the app's port. A
- * problem here is one coded error and no fork, instead of a crash loop.
+ * What the primary checks before the first fork, for mistakes every worker would repeat: one coded error and no
+ * fork instead of a crash loop. Two stages, because the first needs nothing but the arguments and the second needs
+ * the network and other processes:
+ * - `checkAppFile()`, synchronously while the primary is prepared: a `.ts` app on a Node that cannot load it,
+ *   cluster settings in a `-c` file, and whether `-P` makes the primary's own lines pretty;
+ * - `checkHostAndPort()`, asynchronously just before the first fork: the addresses resolve, and no worker of a dead
+ *   primary still holds the app's port.
+ * fastify-cli's values are read with lib/fastify-cli-flags.ts, as the option resolver reads them.
  */
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
+import { extname } from 'node:path'
 import type { Logger } from 'pino'
-import { FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_ORPHAN_WORKERS } from './errors.js'
+import { CLUSTER_FLAGS } from './cli-flags.js'
+import {
+  FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_ORPHAN_WORKERS, FST_CLUSTER_TYPESCRIPT_UNSUPPORTED
+} from './errors.js'
 import { checkFastifyCliValues, fastifyCliValues } from './fastify-cli-flags.js'
 import { describeValue } from './messages.js'
 import type { OptionNames, ResolvedOptions } from './options.js'
 import { findOrphanWorkers, stillListening, type ProcReader, LINUX_PROC } from './orphan-workers.js'
 import { WORKER_ENV } from './protocol.js'
+
+// Stage 1: the app file and its arguments.
+
+/** What the primary learns from the `fastify start` arguments. */
+export interface AppArgs {
+  /** `-P`/`--pretty-logs` (or FASTIFY_PRETTY_LOGS, or `prettyLogs` in the -c file). */
+  prettyLogs: boolean
+}
+
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts'])
+
+/** Node's flags that make it load TypeScript itself, or preload a loader (tsx, ts-node) that does. */
+const TS_ENABLING_NODE_FLAGS = /^(?:--experimental-strip-types|--experimental-transform-types|--import|--require|-r|--loader|--experimental-loader)(?:=|$)/
+
+/** What decides whether a Node process can load a `.ts` file. */
+export interface TypeScriptSupport {
+  /** `process.features.typescript`: "strip" or "transform" where Node strips types, else false or absent. */
+  nodeStrips: string | boolean | undefined
+  /** The workers' Node flags: their `execArgv` and the words of NODE_OPTIONS. */
+  nodeFlags: readonly string[]
+  /** `-r`/`-i` preloads given to fastify-cli. */
+  preloads: readonly string[]
+  nodeVersion: string
+}
+
+/**
+ * A `.ts` app file on a Node that neither strips types nor preloads a loader fails in every worker with "Unknown
+ * file extension": say so once, with the ways out, instead of a crash loop.
+ */
+export function checkTypeScriptApp (appFile: string, support: TypeScriptSupport): void {
+  if (!TS_EXTENSIONS.has(extname(appFile).toLowerCase())) return
+  if (support.nodeStrips === 'strip' || support.nodeStrips === 'transform' || support.nodeStrips === true) return
+  if (support.preloads.some((p) => p !== '')) return
+  if (support.nodeFlags.some((flag) => TS_ENABLING_NODE_FLAGS.test(flag))) return
+  throw new FST_CLUSTER_TYPESCRIPT_UNSUPPORTED(appFile, support.nodeVersion)
+}
+
+/** Every spelling of a cluster setting a fastify-cli config file could use: `workers`, `drainDelay`, `drain-delay`. */
+function clusterSettingNames (): Map<string, string> {
+  const names = new Map<string, string>()
+  for (const flag of CLUSTER_FLAGS) {
+    if (flag.option === undefined) continue
+    const where = `--${flag.name}${flag.env === undefined ? '' : ` or ${flag.env.join(', ')}`}`
+    const camel = flag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+    for (const name of [flag.name, camel, flag.option]) names.set(name, where)
+  }
+  return names
+}
+
+/**
+ * fastify-cli reads a `-c` file in each worker for its own flags only: a cluster setting there would be silently
+ * ignored. Rejects it, saying where it goes.
+ */
+export function checkConfigFile (file: string, config: unknown): void {
+  if (typeof config !== 'object' || config === null) return
+  const names = clusterSettingNames()
+  for (const key of Object.keys(config)) {
+    const where = names.get(key)
+    if (where !== undefined) throw new FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING(file, key, where)
+  }
+}
+
+/** The `-c`/`--config` file named in the arguments (before `--`) or FASTIFY_CONFIG, as fastify-cli reads it. */
+export function configFileOf (fastifyArgs: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  const given = fastifyCliValues(fastifyArgs, env).get('config')?.value
+  // fastify-cli loads no file for an empty value.
+  return given === '' ? undefined : given
+}
+
+/**
+ * Stage 1, while the primary is prepared: checks an app file started with `fastify start` arguments, with
+ * fastify-cli's own parser and loader (so flags, FASTIFY_* env vars and the `-c` file mean what they mean in the
+ * workers). Throws a coded error for what every worker would fail on; anything else the parser rejects is left to
+ * the workers to report.
+ */
+export function checkAppFile (appPath: string, fastifyArgs: readonly string[], execArgv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env): AppArgs {
+  const parseCliArgs = require('fastify-cli/args.js') as typeof import('fastify-cli/args.js')
+  const cli = require('fastify-cli/util.js') as typeof import('fastify-cli/util.js')
+  const configFile = configFileOf(fastifyArgs, env)
+  if (configFile !== undefined) {
+    let config: unknown
+    try {
+      config = cli.requireModule(configFile)
+    } catch {
+      config = undefined // a file that cannot be loaded fails in the workers, with fastify-cli's own message
+    }
+    checkConfigFile(configFile, config)
+  }
+  let parsed: ReturnType<typeof parseCliArgs> | null = null
+  try {
+    parsed = parseCliArgs([...fastifyArgs])
+  } catch {}
+  checkTypeScriptApp(appPath, {
+    nodeStrips: (process.features as { typescript?: string | boolean }).typescript,
+    nodeFlags: [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/).filter((w) => w !== '')],
+    preloads: [parsed?.require ?? [], parsed?.import ?? []].flat(),
+    nodeVersion: process.version
+  })
+  return { prettyLogs: parsed?.prettyLogs === true }
+}
+
+// Stage 2: the network and other processes.
 
 /** A resolver that answers neither way within this is treated as a failure: the workers would hang on it too. */
 const LOOKUP_DEADLINE_MS = 5000
@@ -44,8 +156,11 @@ export interface PreflightDeps {
   platform: string
 }
 
-/** Runs every pre-fork check; rejects with the first coded error. */
-export async function preflight (options: ResolvedOptions, names: OptionNames, log: Logger,
+/**
+ * Stage 2, just before the first fork: the app's and the health server's addresses resolve, and workers of a dead
+ * primary are cleared off the app's port. Rejects with the first coded error.
+ */
+export async function checkHostAndPort (options: ResolvedOptions, names: OptionNames, log: Logger,
   deps: PreflightDeps = { env: process.env, proc: LINUX_PROC, platform: process.platform }): Promise<void> {
   const cliValues = options.appFile === undefined ? null : fastifyCliValues(options.fastifyArgs, deps.env)
   const checks: Array<Promise<void>> = []

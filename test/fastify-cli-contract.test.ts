@@ -1,6 +1,6 @@
 /*
  * What fastify-cluster relies on in fastify-cli's private modules (plugin/worker-runtime.ts, lib/file-watcher.ts,
- * lib/app-preflight.ts). fastify-cli does not publish these as API: an update that changes them must fail here,
+ * lib/preflight.ts). fastify-cli does not publish these as API: an update that changes them must fail here,
  * saying what moved, before it fails in a user's worker. Update the pinned range in package.json only with this
  * test green.
  */
