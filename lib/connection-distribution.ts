@@ -1,11 +1,10 @@
 /**
- * How new connections reach workers: `node:cluster`'s shared socket (round-robin by the primary, or the OS), or,
- * with `reusePort`, one `SO_REUSEPORT` socket per worker with the kernel spreading connections.
+ * How new connections reach workers: `node:cluster`'s shared socket (round-robin by the primary, or the OS; the
+ * policy is set by the adapter, lib/worker-process.ts), or, with `reusePort`, one `SO_REUSEPORT` socket per worker
+ * with the kernel spreading connections.
  */
-import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import type { SchedulingPolicy } from './options.js'
 
 /** Platforms where Node's `listen({ reusePort })` is documented to work (Linux 3.9+, FreeBSD 12+, Solaris 11.4, AIX 7.2.5+). */
 const REUSE_PORT_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd', 'sunos', 'aix'])
@@ -49,24 +48,4 @@ export function tcpMigrateReq (path = '/proc/sys/net/ipv4/tcp_migrate_req'): boo
   } catch {
     return null
   }
-}
-
-// node:cluster freezes its policy at the first fork of the process: later clusters cannot change it.
-let frozenPolicy: number | null = null
-
-/**
- * Sets `cluster.schedulingPolicy` before the first fork. Returns a warning when an earlier cluster in this process
- * already fixed a different one, else `null`.
- */
-export function applySchedulingPolicy (policy: SchedulingPolicy | undefined): string | null {
-  const wanted = policy === undefined ? null : policy === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE
-  if (frozenPolicy === null) {
-    if (wanted !== null) cluster.schedulingPolicy = wanted
-    frozenPolicy = cluster.schedulingPolicy
-    return null
-  }
-  if (wanted !== null && wanted !== frozenPolicy) {
-    return `schedulingPolicy "${String(policy)}" ignored: an earlier cluster in this process fixed node:cluster's policy at its first fork`
-  }
-  return null
 }

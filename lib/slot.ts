@@ -33,6 +33,8 @@ export interface Member {
   /** Its boot error, `code: message`. */
   bootError: string | null
   invalid: Map<string, { count: number, loggedAt: number }>
+  /** It said it stopped taking connections (`unlisten`): the sticky balancer sends it none. */
+  unlistened: boolean
 }
 
 export interface Slot {

@@ -3,7 +3,6 @@
  * running an inline app (the same script runs in both) it serves the app. Kept apart from the launcher so the
  * primary's modules never import the worker runtime.
  */
-import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import type { ClusterHandle } from './cluster-handle.js'
@@ -11,7 +10,7 @@ import { FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTE
 import type { ClusterEventMap, ClusterExit, ReloadResult, WorkerInfo } from './events.js'
 import { preparePrimary } from './launcher.js'
 import { resolveOptions, type ClusterOptions, type OptionNames } from './options.js'
-import { connectToPrimary } from '../plugin/channel.js'
+import { connectToPrimary, isClusterWorker } from '../plugin/channel.js'
 
 class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {
   readonly isPrimary = false
@@ -47,7 +46,7 @@ class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandl
  * both): builds and serves the app, and returns a worker handle.
  */
 export function start (options: ClusterOptions, names?: OptionNames): ClusterHandle {
-  if (cluster.isWorker) return startInWorker(options, names)
+  if (isClusterWorker()) return startInWorker(options, names)
   const primary = preparePrimary(options, names)
   // Fork on the next tick so listeners attached right after start() returns see every worker:fork.
   primary.launch(undefined, true)

@@ -4,21 +4,33 @@
  * the socket (and the bytes it read) to that slot's ready worker over IPC. Decisions live in sticky-key and
  * sticky-hash; this class only moves sockets.
  */
-import cluster, { type Worker } from 'node:cluster'
 import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import type { Logger } from 'pino'
 import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_STICKY_LISTEN } from './errors.js'
 import type { WorkerAddress, WorkerState } from './events.js'
 import type { ResolvedOptions } from './options.js'
-import { MessageTypes, buildStickyConnection, parseWorkerMessage } from './protocol.js'
+import { buildStickyConnection } from './protocol.js'
 import { pickSlot } from './sticky-hash.js'
 import { STICKY_HEAD_BYTES, STICKY_HEAD_TIMEOUT_MS, addressKey, formatSticky, keyFromHead, type StickyMode } from './sticky-key.js'
 
-/** What the balancer needs from the pool: each slot's worker (its `node:cluster` id) and its state. */
+/** A worker's channel, as the balancer uses it; the adapter (lib/worker-process.ts) is the one. */
+export interface HandOffChannel {
+  readonly connected: boolean
+  /** Sends `message` with `handle`, which the worker then owns; may throw, or fail later through `done`. */
+  sendHandle: (message: object, handle: net.Socket, done: (err: Error | null) => void) => void
+}
+
+/** A slot's current worker: its state, and its channel while it takes connections (`null` once it unlistened). */
+export interface StickySlotWorker {
+  state: WorkerState
+  channel: HandOffChannel | null
+}
+
+/** What the balancer needs from the pool. */
 export interface StickySlots {
   readonly slotCount: number
-  slotWorker: (index: number) => { id: number, state: WorkerState } | null
+  slotWorker: (index: number) => StickySlotWorker | null
 }
 
 /** Longest a connection waits in the primary for any worker to be ready (every slot restarting) before it is closed. */
@@ -48,8 +60,6 @@ export class StickyBalancer {
   /** Sockets whose first bytes are being read. */
   readonly #reading = new Map<net.Socket, () => void>()
   readonly #waiting = new Set<Waiting>()
-  /** Workers that said they stopped taking connections (`unlisten`): never routed to again. */
-  readonly #unlistened = new WeakSet<Worker>()
   /** Shutdown began: with no ready worker left, draining ones still take connections until they unlisten. */
   #shuttingDown = false
   #stopTimer: NodeJS.Timeout | null = null
@@ -60,7 +70,6 @@ export class StickyBalancer {
     this.#mode = mode
     this.#slots = slots
     this.#log = log
-    cluster.on('message', this.#onWorkerMessage)
   }
 
   /** Listens on every address `host` names (as Fastify does for "localhost"); resolves with the first. */
@@ -125,12 +134,11 @@ export class StickyBalancer {
     this.#stopTimer.unref()
   }
 
-  /** Closes the listeners and every connection still in the primary; removes the cluster listener. Idempotent. */
+  /** Closes the listeners and every connection still in the primary. Idempotent. */
   close (): void {
     if (this.#closed) return
     this.#closed = true
     this.#stopAccepting()
-    cluster.off('message', this.#onWorkerMessage)
     for (const [socket, stop] of this.#reading) {
       stop()
       socket.destroy()
@@ -148,12 +156,6 @@ export class StickyBalancer {
     if (this.#stopTimer !== null) clearTimeout(this.#stopTimer)
     this.#stopTimer = null
     for (const server of this.#servers.splice(0)) server.close()
-  }
-
-  readonly #onWorkerMessage = (worker: Worker, raw: unknown): void => {
-    const parsed = parseWorkerMessage(raw)
-    // The supervisor answers it on the same dispatch; from here on no connection goes to this worker.
-    if (parsed.kind === 'ok' && parsed.message.type === MessageTypes.UNLISTEN) this.#unlistened.add(worker)
   }
 
   readonly #onConnection = (socket: net.Socket): void => {
@@ -219,27 +221,25 @@ export class StickyBalancer {
     socket.resume()
   }
 
-  /** The worker for `key`: the best ready slot; during shutdown, a draining one that still takes connections. */
-  #target (key: string): Worker | null {
-    // The channel to hand a socket over is node:cluster's own Worker object (the pool keeps it private).
-    const workerOf = (slot: number, state: WorkerState): Worker | null => {
+  /** The channel for `key`: the best ready slot; during shutdown, a draining one that still takes connections. */
+  #target (key: string): HandOffChannel | null {
+    const channelOf = (slot: number, state: WorkerState): HandOffChannel | null => {
       const s = this.#slots.slotWorker(slot)
-      const worker = s === null || s.state !== state ? undefined : cluster.workers?.[s.id]
-      return worker === undefined || this.#unlistened.has(worker) || !worker.isConnected() ? null : worker
+      return s === null || s.state !== state || s.channel === null || !s.channel.connected ? null : s.channel
     }
     let state: WorkerState = 'ready'
-    let slot = pickSlot(key, this.#slots.slotCount, (i) => workerOf(i, 'ready') !== null)
+    let slot = pickSlot(key, this.#slots.slotCount, (i) => channelOf(i, 'ready') !== null)
     if (slot === null && this.#shuttingDown) {
       state = 'draining'
-      slot = pickSlot(key, this.#slots.slotCount, (i) => workerOf(i, 'draining') !== null)
+      slot = pickSlot(key, this.#slots.slotCount, (i) => channelOf(i, 'draining') !== null)
     }
-    return slot === null ? null : workerOf(slot, state)
+    return slot === null ? null : channelOf(slot, state)
   }
 
   #route (socket: net.Socket, key: string, head: Buffer | null, attempt: number): void {
     if (socket.destroyed) return
-    const worker = this.#target(key)
-    if (worker === null || attempt >= MAX_ATTEMPTS) {
+    const channel = this.#target(key)
+    if (channel === null || attempt >= MAX_ATTEMPTS) {
       this.#wait(socket, key, head)
       return
     }
@@ -249,7 +249,7 @@ export class StickyBalancer {
       if ((socket as net.Socket & { _handle: unknown })._handle !== null) this.#route(socket, key, head, attempt + 1)
     }
     try {
-      worker.send(buildStickyConnection(head), socket, { keepOpen: false }, (err: Error | null) => {
+      channel.sendHandle(buildStickyConnection(head), socket, (err) => {
         if (err !== null) retry(err)
       })
       this.stats.routed++

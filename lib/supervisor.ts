@@ -10,6 +10,7 @@ import {
 } from './protocol.js'
 import { Recycling } from './recycling.js'
 import { newSlot, succeed, type Member, type Slot } from './slot.js'
+import type { StickySlotWorker } from './sticky-balancer.js'
 import { webSocketAvailable } from './stuck-diagnostics.js'
 import { forked, step, type Effect, type ExitOutcome, type LifecycleEvent, type LifecycleSettings } from './worker-lifecycle.js'
 import { WorkerProcess, type ForkTarget } from './worker-process.js'
@@ -154,10 +155,13 @@ export class Supervisor {
     this.#watchdog.unref()
   }
 
-  /** Slot `index`'s worker id and state, for the sticky balancer (a successor appears here once promoted). */
-  slotWorker (index: number): { id: number, state: WorkerState } | null {
+  /**
+   * Slot `index`'s worker, for the sticky balancer (a successor appears here once promoted): its state, and its
+   * channel while it takes connections.
+   */
+  slotWorker (index: number): StickySlotWorker | null {
     const m = this.#slots[index]?.current ?? null
-    return m === null ? null : { id: m.id, state: m.life.state }
+    return m === null ? null : { state: m.life.state, channel: m.unlistened ? null : m.proc }
   }
 
   /**
@@ -291,7 +295,8 @@ export class Supervisor {
       lastHealth: null,
       error: null,
       bootError: null,
-      invalid: new Map()
+      invalid: new Map(),
+      unlistened: false
     }
     if (asSuccessor) slot.successor = member
     else slot.current = member
@@ -378,7 +383,8 @@ export class Supervisor {
         return
       case MessageTypes.UNLISTEN:
         // Sent after node:cluster's own "close" on the same channel: answering now means no more connections
-        // are on their way to this worker.
+        // are on their way to this worker. The sticky balancer sends it none from here on either.
+        w.unlistened = true
         w.proc.send(buildUnlistenAck())
         return
       case MessageTypes.LOADED:

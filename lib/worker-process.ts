@@ -1,9 +1,12 @@
 /*
- * The adapter between one worker process and its lifecycle: the only code that touches `node:cluster` and sends
- * signals. It turns the process's happenings (messages, exit, timers) into calls on `WorkerSink`, and carries out
- * the lifecycle's process effects (drain message, signal by pid, named timers).
+ * The adapter between one worker process and its lifecycle: the only code of the primary that touches
+ * `node:cluster` and sends signals. It turns the process's happenings (messages, exit, timers) into calls on
+ * `WorkerSink`, carries out the lifecycle's process effects (drain message, signal by pid, named timers), hands
+ * sockets over (sticky sessions) and sets node:cluster's process-wide scheduling policy.
  */
 import cluster, { type Worker } from 'node:cluster'
+import type { Socket } from 'node:net'
+import type { SchedulingPolicy } from './options.js'
 import { buildDrain, parseWorkerMessage, type Parsed, type WorkerMessage } from './protocol.js'
 import type { Effect, TimerName } from './worker-lifecycle.js'
 
@@ -101,6 +104,17 @@ export class WorkerProcess {
     }
   }
 
+  /** Whether the channel is open: a send can reach the worker. */
+  get connected (): boolean { return this.#worker.isConnected() }
+
+  /**
+   * Sends a message with a socket, which the worker then owns (the primary's copy is closed). May throw (the
+   * channel closed in between); `done` gets a later failure. Either way the caller decides where the socket goes.
+   */
+  sendHandle (message: object, handle: Socket, done: (err: Error | null) => void): void {
+    this.#worker.send(message, handle, { keepOpen: false }, done)
+  }
+
   #clear (name: TimerName): void {
     const timer = this.#timers.get(name)
     if (timer !== undefined) clearTimeout(timer)
@@ -121,4 +135,24 @@ export function killPid (pid: number, signal: NodeJS.Signals): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
   }
+}
+
+// node:cluster freezes its policy at the first fork of the process: later clusters cannot change it.
+let frozenPolicy: number | null = null
+
+/**
+ * Sets `cluster.schedulingPolicy` before the first fork. Returns a warning when an earlier cluster in this process
+ * already fixed a different one, else `null`.
+ */
+export function applySchedulingPolicy (policy: SchedulingPolicy | undefined): string | null {
+  const wanted = policy === undefined ? null : policy === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE
+  if (frozenPolicy === null) {
+    if (wanted !== null) cluster.schedulingPolicy = wanted
+    frozenPolicy = cluster.schedulingPolicy
+    return null
+  }
+  if (wanted !== null && wanted !== frozenPolicy) {
+    return `schedulingPolicy "${String(policy)}" ignored: an earlier cluster in this process fixed node:cluster's policy at its first fork`
+  }
+  return null
 }

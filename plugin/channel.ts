@@ -38,6 +38,11 @@ export class PrimaryChannel {
   }
 }
 
+/** Whether this process is a `node:cluster` worker (of fastify-cluster or not): `start()` serves the app here. */
+export function isClusterWorker (): boolean {
+  return cluster.isWorker
+}
+
 /** The channel to the primary when this process is a fastify-cluster worker, else `null`. */
 export function connectToPrimary (): PrimaryChannel | null {
   const launch = decodeLaunch(process.env)

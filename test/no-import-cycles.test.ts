@@ -1,21 +1,9 @@
 import t from 'tap'
-import { readFileSync, readdirSync } from 'node:fs'
-import { dirname, join, relative, resolve } from 'node:path'
-import { ROOT } from './helpers/cluster-process'
+import { importsOf, sourceFiles } from './helpers/source-files'
 
 /** Every relative import (type-only ones included: they tie modules together for a reader as much as any). */
 function graph (): Map<string, string[]> {
-  const edges = new Map<string, string[]>()
-  for (const folder of ['lib', 'plugin']) {
-    for (const name of readdirSync(join(ROOT, folder)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))) {
-      const file = join(ROOT, folder, name)
-      const source = readFileSync(file, 'utf8')
-      const targets = [...source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)]
-        .map((m) => relative(ROOT, resolve(dirname(file), `${m[1] ?? ''}.ts`)))
-      edges.set(relative(ROOT, file), targets)
-    }
-  }
-  return edges
+  return new Map(sourceFiles().map((file) => [file, importsOf(file).local]))
 }
 
 function findCycle (edges: Map<string, string[]>): string[] | null {
