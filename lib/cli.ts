@@ -9,7 +9,7 @@
 import { HeldSignals, releaseHungUpTerminal } from './signals.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ClusterHandle } from './launcher.js'
+import type { ClusterHandle } from './cluster-handle.js'
 import type { StatusDocument } from './status-command.js'
 
 const held = require.main === module ? new HeldSignals() : null

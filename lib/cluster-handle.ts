@@ -1,7 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
-import type { ClusterEventMap, ClusterExit, WorkerInfo } from './events.js'
-import type { ReloadResult } from './rolling-reload.js'
+import type { ClusterEventMap, ClusterExit, ReloadResult, WorkerInfo } from './events.js'
 
 /** What `start()` returns, in the primary and (for an inline app) in each worker. */
 export interface ClusterHandle extends EventEmitter<ClusterEventMap> {

@@ -8,7 +8,7 @@ import type { ClusterSummary } from './control-protocol.js'
 import type { RegistryEntry } from './control-registry.js'
 import { FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_UNKNOWN_FLAG } from './errors.js'
 import { didYouMean } from './messages.js'
-import type { ReloadResult } from './rolling-reload.js'
+import type { ReloadResult } from './events.js'
 import { pidAlive } from './control-registry.js'
 
 export interface CommandIo {

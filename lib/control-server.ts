@@ -15,10 +15,9 @@ import {
 } from './control-registry.js'
 import { FST_CLUSTER_CONTROL_BAD_REQUEST } from './errors.js'
 import {
-  ClusterEvents, type ClusterEventMap, type ClusterExit, type ClusterReadyEvent, type WorkerInfo
+  ClusterEvents, type ClusterEventMap, type ClusterExit, type ClusterReadyEvent, type ReloadResult, type WorkerInfo
 } from './events.js'
 import type { ResolvedOptions } from './options.js'
-import type { ReloadResult } from './rolling-reload.js'
 
 /** What the socket can ask of the cluster. */
 export interface ControlSource {

@@ -1,7 +1,16 @@
 import type { BootStage, HealthSample } from './protocol.js'
-import type { Breach, RecycleReason } from './recycle-policy.js'
 
 export type { BootStage }
+
+/** Why a worker is recycled. `stuck` comes from the watchdog, the others from thresholds. */
+export type RecycleReason = 'stuck' | 'heapUsed' | 'rss' | 'eventLoopDelay' | 'eventLoopUtilization' | 'healthCheck'
+
+/** A threshold a sample is past. `value` and `limit` are in the metric's unit (bytes, ms, 0..1). */
+export interface Breach {
+  metric: Exclude<RecycleReason, 'stuck'>
+  value: number
+  limit: number
+}
 
 /** Lifecycle event names, `subject:verb`. Emitted by the handle `start()` returns; logged with the same fields. */
 export const ClusterEvents = {

@@ -7,12 +7,10 @@ export type {
   ClusterPluginOptions, ClusterDecorator, AppMetricsOptions, MetricsRegistry, PrimaryClusterView, WorkerClusterView
 } from '../plugin/index.js'
 export { start } from './start.js'
-export type { ClusterHandle } from './launcher.js'
+export type { ClusterHandle } from './cluster-handle.js'
 export { resolveOptions, DEFAULTS } from './options.js'
 export type { ClusterOptions, ResolvedOptions, OptionNames, InlineApp } from './options.js'
-export type { ReloadResult } from './rolling-reload.js'
-export type { Breach, RecycleReason } from './recycle-policy.js'
-export type { SlotReplacement } from './events.js'
+export type { Breach, RecycleReason, ReloadResult, SlotReplacement } from './events.js'
 export { ClusterEvents } from './events.js'
 export type {
   ClusterEventMap, ClusterEventName, ClusterExit, ClusterReadyEvent, ClusterShutdownEvent, ExitReason,

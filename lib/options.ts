@@ -9,13 +9,11 @@ import {
 } from './errors.js'
 import { describeValue, didYouMean } from './messages.js'
 import type {
-  ClusterShutdownEvent, WorkerExitEvent, WorkerForkEvent, WorkerReadyEvent
+  Breach, ClusterShutdownEvent, RecycleReason, ReloadResult, WorkerExitEvent, WorkerForkEvent, WorkerReadyEvent
 } from './events.js'
 import { LOG_LEVELS, checkFastifyCliValues, fastifyCliValues } from './fastify-cli-flags.js'
 import { MAX_TIMER_MS, parseDuration, parseInteger, parseSize, type Duration, type Size } from './units.js'
-import type { Breach, RecycleReason } from './recycle-policy.js'
-import type { ReloadResult } from './rolling-reload.js'
-import { parseSticky, type StickyMode, type StickySpec } from './sticky-key.js'
+import { parseSticky, type StickyMode, type StickySpec } from './sticky-mode.js'
 
 /*
  * Every option of `start()` is one entry of OPTIONS below: how it parses, its default, its CLI flag and env var,

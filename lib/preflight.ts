@@ -12,13 +12,12 @@ import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { extname } from 'node:path'
 import type { Logger } from 'pino'
-import { CLUSTER_FLAGS } from './cli-flags.js'
 import {
   FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_ORPHAN_WORKERS, FST_CLUSTER_TYPESCRIPT_UNSUPPORTED
 } from './errors.js'
 import { checkFastifyCliValues, fastifyCliValues } from './fastify-cli-flags.js'
 import { describeValue } from './messages.js'
-import type { OptionNames, ResolvedOptions } from './options.js'
+import { OPTIONS, OPTION_KEYS, type OptionNames, type OptionSpec, type ResolvedOptions } from './options.js'
 import { findOrphanWorkers, stillListening, type ProcReader, LINUX_PROC } from './orphan-workers.js'
 import { WORKER_ENV } from './protocol.js'
 
@@ -61,11 +60,12 @@ export function checkTypeScriptApp (appFile: string, support: TypeScriptSupport)
 /** Every spelling of a cluster setting a fastify-cli config file could use: `workers`, `drainDelay`, `drain-delay`. */
 function clusterSettingNames (): Map<string, string> {
   const names = new Map<string, string>()
-  for (const flag of CLUSTER_FLAGS) {
-    if (flag.option === undefined) continue
-    const where = `--${flag.name}${flag.env === undefined ? '' : ` or ${flag.env.join(', ')}`}`
-    const camel = flag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
-    for (const name of [flag.name, camel, flag.option]) names.set(name, where)
+  for (const key of OPTION_KEYS) {
+    const cli = (OPTIONS[key] as OptionSpec<unknown, unknown>).cli
+    if (cli === undefined) continue
+    const where = `--${cli.flag} or ${cli.env}`
+    const camel = cli.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+    for (const name of [cli.flag, camel, key]) names.set(name, where)
   }
   return names
 }

@@ -3,17 +3,8 @@
  * The supervisor feeds it every health sample and ticks it; it answers which workers are stuck, which are sick
  * enough (for long enough) to replace, and whether the cluster is merely overloaded.
  */
+import type { Breach, RecycleReason } from './events.js'
 import type { HealthSample } from './protocol.js'
-
-/** Why a worker is recycled. `stuck` comes from the watchdog, the others from thresholds. */
-export type RecycleReason = 'stuck' | 'heapUsed' | 'rss' | 'eventLoopDelay' | 'eventLoopUtilization' | 'healthCheck'
-
-/** A threshold a sample is past. `value` and `limit` are in the metric's unit (bytes, ms, 0..1). */
-export interface Breach {
-  metric: Exclude<RecycleReason, 'stuck'>
-  value: number
-  limit: number
-}
 
 export interface RecycleSettings {
   /** A ready worker silent for longer than this is stuck. */

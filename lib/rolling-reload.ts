@@ -1,7 +1,5 @@
 import type { ReloadResult, SlotReplacement } from './events.js'
 
-export type { ReloadResult }
-
 /** What a reload needs from the pool. */
 export interface ReloadTarget {
   readonly slotCount: number

@@ -12,7 +12,8 @@ import type { WorkerAddress, WorkerState } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { buildStickyConnection } from './protocol.js'
 import { pickSlot } from './sticky-hash.js'
-import { STICKY_HEAD_BYTES, STICKY_HEAD_TIMEOUT_MS, addressKey, formatSticky, keyFromHead, type StickyMode } from './sticky-key.js'
+import { STICKY_HEAD_BYTES, STICKY_HEAD_TIMEOUT_MS, addressKey, keyFromHead } from './sticky-key.js'
+import { formatSticky, type StickyMode } from './sticky-mode.js'
 
 /** A worker's channel, as the balancer uses it; the adapter (lib/worker-process.ts) is the one. */
 export interface HandOffChannel {

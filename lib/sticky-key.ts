@@ -1,47 +1,13 @@
 /*
- * Sticky sessions, pure part one: what the `sticky` option means, and the routing key a new connection carries
- * (its address, or a header or cookie of its first request, read from the first bytes without parsing the request).
+ * Sticky sessions, pure part one: the routing key a new connection carries (its address, or a header or cookie of
+ * its first request, read from the first bytes without parsing the request).
  */
-import { FST_CLUSTER_INVALID_OPTION } from './errors.js'
-import { describeValue } from './messages.js'
-
-/** How the primary picks a connection's key: its address, or a header or cookie of its first request. */
-export type StickyMode =
-  | { readonly kind: 'ip' }
-  | { readonly kind: 'header', readonly name: string }
-  | { readonly kind: 'cookie', readonly name: string }
-
-/** The `sticky` option's value: `"ip"`, `"header:<name>"` or `"cookie:<name>"`. */
-export type StickySpec = 'ip' | `header:${string}` | `cookie:${string}`
+import type { StickyMode } from './sticky-mode.js'
 
 /** Most bytes read from a connection before routing it (Node's default `maxHeaderSize`). */
 export const STICKY_HEAD_BYTES = 16 * 1024
 /** Longest wait for a connection's first request line and headers before closing it. */
 export const STICKY_HEAD_TIMEOUT_MS = 5000
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/
-const ALLOWED = '"ip", "header:<name>" (e.g. "header:x-forwarded-for") or "cookie:<name>"'
-
-/** Parses the `sticky` option; `undefined` and `false` mean off. Throws FST_CLUSTER_INVALID_OPTION. */
-export function parseSticky (name: string, value: unknown): StickyMode | null {
-  if (value === undefined || value === false || value === 'false' || value === 'off') return null
-  if (value === 'ip') return Object.freeze({ kind: 'ip' })
-  if (typeof value === 'string') {
-    const colon = value.indexOf(':')
-    const kind = value.slice(0, colon)
-    const key = value.slice(colon + 1)
-    if ((kind === 'header' || kind === 'cookie') && TOKEN.test(key)) {
-      // Header names are case-insensitive; cookie names are not.
-      return Object.freeze({ kind, name: kind === 'header' ? key.toLowerCase() : key })
-    }
-  }
-  throw new FST_CLUSTER_INVALID_OPTION(name, ALLOWED, describeValue(value))
-}
-
-/** The spec back as the user writes it (for logs). */
-export function formatSticky (mode: StickyMode): string {
-  return mode.kind === 'ip' ? 'ip' : `${mode.kind}:${mode.name}`
-}
 
 /** A client address as a key: `::ffff:10.0.0.1` and `10.0.0.1` are the same client. */
 export function addressKey (address: string | undefined): string {

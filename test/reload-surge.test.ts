@@ -2,8 +2,8 @@ import t from 'tap'
 import autocannon from 'autocannon'
 import { parseStartArgs } from '../dist/lib/cli-args.js'
 import { resolveOptions, type ClusterOptions } from '../dist/lib/options.js'
-import { RollingReload, type ReloadResult, type ReloadTarget } from '../dist/lib/rolling-reload.js'
-import type { SlotReplacement } from '../dist/lib/supervisor.js'
+import type { ReloadResult, SlotReplacement } from '../dist/lib/events.js'
+import { RollingReload, type ReloadTarget } from '../dist/lib/rolling-reload.js'
 import { ClusterProcess, FIXTURES, assertGone, request } from './helpers/cluster-process'
 
 // The real-cluster reload below boots 16 workers in all on a shared machine.

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { STICKY_HEAD_BYTES, addressKey, formatSticky, keyFromHead, parseSticky } from '../dist/lib/sticky-key.js'
+import { STICKY_HEAD_BYTES, addressKey, keyFromHead } from '../dist/lib/sticky-key.js'
+import { formatSticky, parseSticky } from '../dist/lib/sticky-mode.js'
 import { resolveOptions, type ClusterOptions } from '../dist/lib/options.js'
 import { MessageTypes, buildStickyConnection, decodeLaunch, encodeLaunch, parsePrimaryMessage } from '../dist/lib/protocol.js'
 
