@@ -115,11 +115,13 @@ function parseOptions (argv) {
 
 /** fastify-cluster's default heartbeatTimeout, from the built package (what "default options" means). */
 function defaultHeartbeatTimeout (packageDir) {
-  try {
-    return require(join(packageDir, 'dist', 'lib', 'options.js')).DEFAULTS.heartbeatTimeout ?? 5000
-  } catch {
-    return 5000
+  // lib/shared/ since the source layout by process; lib/ in earlier builds.
+  for (const dir of [['dist', 'lib', 'shared'], ['dist', 'lib']]) {
+    try {
+      return require(join(packageDir, ...dir, 'options.js')).DEFAULTS.heartbeatTimeout ?? 5000
+    } catch {}
   }
+  return 5000
 }
 
 /** The target order of a round: rotated by one each round, so no target always runs first (or last). */

@@ -17,7 +17,7 @@ const MB = 1024 * 1024
 /**
  * @typedef {object} Context  how this bench run is configured (see run.js)
  * @property {string} node
- * @property {string} cli             fastify-cluster's CLI (dist/lib/cli.js of the package benched)
+ * @property {string} cli             fastify-cluster's CLI (dist/lib/cli/main.js of the package benched)
  * @property {number} workers
  * @property {number} connections
  * @property {number} duration        seconds of each measured load

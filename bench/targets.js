@@ -123,7 +123,9 @@ async function freePort () {
 
 /** The CLI of the fastify-cluster build in `packageDir` (the repository by default). */
 function cliPath (packageDir = ROOT) {
-  return join(packageDir, 'dist', 'lib', 'cli.js')
+  // Its package.json's bin: the path moved with the source layout by process.
+  const { bin } = require(join(packageDir, 'package.json'))
+  return join(packageDir, typeof bin === 'string' ? bin : bin['fastify-cluster'])
 }
 
 /** `node --version` of the binary the targets run on. */

@@ -1,15 +1,15 @@
 /*
- * The entry point `start()`: in the primary it prepares and launches the cluster (lib/launcher.ts); in a worker
+ * The entry point `start()`: in the primary it prepares and launches the cluster (lib/primary/launcher.ts); in a worker
  * running an inline app (the same script runs in both) it serves the app. Kept apart from the launcher so the
  * primary's modules never import the worker runtime.
  */
 import { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
-import type { ClusterHandle } from './cluster-handle.js'
-import { FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV } from './errors.js'
-import type { ClusterEventMap, ClusterExit, ReloadResult, WorkerInfo } from './events.js'
-import { preparePrimary } from './launcher.js'
-import { resolveOptions, type ClusterOptions, type OptionNames } from './options.js'
+import type { ClusterHandle } from './shared/cluster-handle.js'
+import { FST_CLUSTER_ALREADY_STARTED, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV } from './shared/errors.js'
+import type { ClusterEventMap, ClusterExit, ReloadResult, WorkerInfo } from './shared/events.js'
+import { preparePrimary } from './primary/launcher.js'
+import { resolveOptions, type ClusterOptions, type OptionNames } from './shared/options.js'
 import { connectToPrimary, isClusterWorker } from '../plugin/channel.js'
 
 class WorkerHandle extends EventEmitter<ClusterEventMap> implements ClusterHandle {

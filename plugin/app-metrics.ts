@@ -4,11 +4,11 @@
  * primary for it. This module never loads prom-client: it reads the registries the app itself uses.
  */
 import type { FastifyInstance } from 'fastify'
-import { FST_CLUSTER_INVALID_OPTION } from '../lib/errors.js'
-import { describeValue } from '../lib/messages.js'
+import { FST_CLUSTER_INVALID_OPTION } from '../lib/shared/errors.js'
+import { describeValue } from '../lib/shared/messages.js'
 import {
   MessageTypes, buildAppMetrics, buildClusterMetricsRequest, type ClusterMetricsMessage
-} from '../lib/protocol.js'
+} from '../lib/shared/protocol.js'
 import type { PrimaryChannel } from './channel.js'
 
 /**

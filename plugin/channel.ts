@@ -1,5 +1,5 @@
 import cluster from 'node:cluster'
-import { decodeLaunch, parsePrimaryMessage, type PrimaryMessage, type WorkerLaunch } from '../lib/protocol.js'
+import { decodeLaunch, parsePrimaryMessage, type PrimaryMessage, type WorkerLaunch } from '../lib/shared/protocol.js'
 
 /**
  * The worker's end of the IPC channel. Exists only in a process forked by fastify-cluster; elsewhere

@@ -3,11 +3,11 @@ import cluster from 'node:cluster'
 import inspector from 'node:inspector'
 import fp from 'fastify-plugin'
 import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
-import { buildHealth, buildReady, type HealthSample } from '../lib/protocol.js'
-import { parseDuration, type Duration } from '../lib/units.js'
-import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/errors.js'
-import { describeValue, didYouMean } from '../lib/messages.js'
-import type { ClusterOptions } from '../lib/options.js'
+import { buildHealth, buildReady, type HealthSample } from '../lib/shared/protocol.js'
+import { parseDuration, type Duration } from '../lib/shared/units.js'
+import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_UNKNOWN_OPTION } from '../lib/shared/errors.js'
+import { describeValue, didYouMean } from '../lib/shared/messages.js'
+import type { ClusterOptions } from '../lib/shared/options.js'
 import { connectToPrimary } from './channel.js'
 import { addReadinessRoute } from './readiness-route.js'
 import { HealthReporter } from './reporter.js'
@@ -92,7 +92,7 @@ function clusterOptionsOf (opts: ClusterPluginOptions): Record<string, unknown> 
 
 /** The same validation (and errors) as in the primary; loaded only when a registration has cluster options. */
 async function checkClusterOptions (options: Record<string, unknown>): Promise<void> {
-  (await import('./cluster-options.js')).checkClusterOptions(options)
+  (await import('../lib/shared/plugin-cluster-options.js')).checkClusterOptions(options)
 }
 
 /**
@@ -153,8 +153,8 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async function f
   if (channel === null && !cluster.isWorker && clusterOptions !== null) {
     // The primary of a cluster this app launches: listen() forks the workers; this process serves nothing.
     // Loaded here only: workers never load the launcher (it costs them ~150 ms and a few MB at boot).
-    const { launchFromPlugin } = await import('../lib/plugin-primary.js')
-    const { DEFAULTS } = await import('../lib/options.js')
+    const { launchFromPlugin } = await import('../lib/primary/plugin-primary.js')
+    const { DEFAULTS } = await import('../lib/shared/options.js')
     const view = launchFromPlugin(fastify, clusterOptions)
     fastify.decorate('cluster', { getter: () => view as ClusterDecorator })
     const path = clusterOptions.readinessPath

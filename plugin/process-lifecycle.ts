@@ -9,14 +9,14 @@ import inspector from 'node:inspector'
 import net from 'node:net'
 import { join, sep } from 'node:path'
 import type { FastifyInstance, FastifyListenOptions } from 'fastify'
-import { describeValue } from '../lib/messages.js'
+import { describeValue } from '../lib/shared/messages.js'
 import {
   MAX_DETAIL, MessageTypes, buildBootError, buildLeaving, buildLoaded, buildUncaught, buildUnlisten, type BootStage, type WorkerLaunch
-} from '../lib/protocol.js'
+} from '../lib/shared/protocol.js'
 import type { PrimaryChannel } from './channel.js'
 import { clusterStateOf } from './registration.js'
 import type { StickyReceiver } from './sticky-receiver.js'
-import { releaseHungUpTerminal } from '../lib/signals.js'
+import { releaseHungUpTerminal } from '../lib/shared/signals.js'
 
 /** Longest wait for open keep-alive connections to move to other workers before closing the rest. */
 const SETTLE_MS = 1000

@@ -3,7 +3,7 @@
  * worker runtime uses. Apart from plugin/index.ts so the runtime reads it without importing the plugin.
  */
 import type { FastifyInstance } from 'fastify'
-import type { ReadyMessage } from '../lib/protocol.js'
+import type { ReadyMessage } from '../lib/shared/protocol.js'
 import type { WorkerMetrics } from './app-metrics.js'
 import type { ClusterState } from './state.js'
 

@@ -1,6 +1,6 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
-import type { HealthSample } from '../lib/protocol.js'
-import { MAX_TIMER_MS } from '../lib/units.js'
+import type { HealthSample } from '../lib/shared/protocol.js'
+import { MAX_TIMER_MS } from '../lib/shared/units.js'
 
 /** What the reporter reads each interval. */
 export interface SampleSources {

@@ -1,5 +1,5 @@
-import type { ClusterHandle } from '../lib/cluster-handle.js'
-import type { HealthSample } from '../lib/protocol.js'
+import type { ClusterHandle } from '../lib/shared/cluster-handle.js'
+import type { HealthSample } from '../lib/shared/protocol.js'
 
 /** `fastify.cluster` in a worker or a plain process: what a handler can know about the cluster. */
 export interface WorkerClusterView {

@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http'
 import net from 'node:net'
-import { MessageTypes, parsePrimaryMessage } from '../lib/protocol.js'
+import { MessageTypes, parsePrimaryMessage } from '../lib/shared/protocol.js'
 
 type CountedServer = Server & { _connections: number, _emitCloseIfDrained: () => void }
 

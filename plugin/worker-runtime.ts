@@ -9,8 +9,8 @@ import type { FastifyInstance, FastifyServerOptions, FastifyListenOptions, Fasti
 import fp from 'fastify-plugin'
 import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_APP_NOT_PLUGIN, FST_CLUSTER_WORKER_BOOT
-} from '../lib/errors.js'
-import { describeValue } from '../lib/messages.js'
+} from '../lib/shared/errors.js'
+import { describeValue } from '../lib/shared/messages.js'
 import { connectToPrimary, type PrimaryChannel } from './channel.js'
 import { DEFER_UNDER_PRESSURE, fastifyCluster, finishClusterSetup, type ClusterPluginOptions } from './index.js'
 import { WorkerLifecycle, bindOptions } from './process-lifecycle.js'

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import {
   MAX_METRICS_CHARS, MessageTypes, buildAppMetrics, buildAppMetricsRequest, buildClusterMetrics, buildClusterMetricsRequest,
   decodeLaunch, encodeLaunch, parseMetrics, parsePrimaryMessage, parseWorkerMessage, type MetricJSON, type MetricsWorkerMessage
-} from '../dist/lib/protocol.js'
+} from '../dist/lib/shared/protocol.js'
 
 /** parseWorkerMessage, then parseMetrics on an app-metrics answer (as the collector does for answers it asked for). */
 function parseAnswer (raw: unknown): unknown {
@@ -12,8 +12,8 @@ function parseAnswer (raw: unknown): unknown {
   const metrics = parseMetrics(parsed.message.metrics)
   return metrics.ok ? { kind: 'ok', message: { ...parsed.message, metrics: metrics.metrics } } : { kind: 'invalid', reason: metrics.reason }
 }
-import { AppMetricsCollector, CounterLedger, type Collection } from '../dist/lib/app-metrics.js'
-import { ClusterMetrics } from '../dist/lib/metrics.js'
+import { AppMetricsCollector, CounterLedger, type Collection } from '../dist/lib/primary/app-metrics.js'
+import { ClusterMetrics } from '../dist/lib/primary/metrics.js'
 
 // The collector's timers are unref'd (a scrape must not keep a primary alive); hold this process while testing.
 const hold = setInterval(() => {}, 1000)

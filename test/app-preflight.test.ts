@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkConfigFile, checkTypeScriptApp, configFileOf } from '../dist/lib/preflight.js'
+import { checkConfigFile, checkTypeScriptApp, configFileOf } from '../dist/lib/primary/preflight.js'
 import { CLI, ClusterProcess, FIXTURES } from './helpers/cluster-process'
 
 const node = { nodeStrips: undefined, nodeFlags: [], preloads: [], nodeVersion: 'v20.19.0' }

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
-import { parseStartArgs } from '../dist/lib/cli-args.js'
-import { CLUSTER_FLAGS, FASTIFY_FLAGS, startHelp } from '../dist/lib/cli-flags.js'
-import { describeValue, didYouMean } from '../dist/lib/messages.js'
-import { OPTIONS, OPTION_KEYS, resolveOptions } from '../dist/lib/options.js'
+import { parseStartArgs } from '../dist/lib/cli/start-args.js'
+import { CLUSTER_FLAGS, FASTIFY_FLAGS, startHelp } from '../dist/lib/cli/flags.js'
+import { describeValue, didYouMean } from '../dist/lib/shared/messages.js'
+import { OPTIONS, OPTION_KEYS, resolveOptions } from '../dist/lib/shared/options.js'
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseStartArgs(argv, env)
 /** What `fastify-cluster start` does before forking: parse, then the same resolveOptions as start(). */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { reusePortSupport, tcpMigrateReq } from '../dist/lib/connection-distribution.js'
+import { reusePortSupport, tcpMigrateReq } from '../dist/lib/primary/connection-distribution.js'
 import { ClusterProcess, FIXTURES, assertGone, request } from './helpers/cluster-process'
 import { listenersByPid } from './helpers/listening-sockets'
 

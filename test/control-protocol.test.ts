@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   buildError, buildRequest, buildResult, formatAddress, parseReply, parseRequest, summarize
-} from '../dist/lib/control-protocol.js'
-import { pickCluster } from '../dist/lib/control-client.js'
-import { defaultClusterName } from '../dist/lib/control-registry.js'
-import { hangupAction } from '../dist/lib/signals.js'
-import { parseStartArgs } from '../dist/lib/cli-args.js'
-import { resolveOptions } from '../dist/lib/options.js'
+} from '../dist/lib/shared/control-protocol.js'
+import { pickCluster } from '../dist/lib/cli/control-client.js'
+import { defaultClusterName } from '../dist/lib/shared/control-registry.js'
+import { hangupAction } from '../dist/lib/shared/signals.js'
+import { parseStartArgs } from '../dist/lib/cli/start-args.js'
+import { resolveOptions } from '../dist/lib/shared/options.js'
 
 t.test('parseRequest: valid requests, and a coded refusal for everything else', async (t) => {
   t.same(parseRequest('{"v":1,"id":3,"cmd":"status"}'), { kind: 'ok', request: { id: 3, cmd: 'status' } })

@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 // A dev dependency of tap (through tap-yaml); a real parser also checks that the whole manifest is valid YAML.
 import { parseAllDocuments } from 'yaml'
-import { parseStartArgs } from '../dist/lib/cli-args.js'
-import { resolveOptions } from '../dist/lib/options.js'
+import { parseStartArgs } from '../dist/lib/cli/start-args.js'
+import { resolveOptions } from '../dist/lib/shared/options.js'
 import { ClusterProcess, ROOT, assertGone, request, type Response } from './helpers/cluster-process'
 
 const EXAMPLES = join(ROOT, 'examples')

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { MAX_TIMER_MS, parseDuration, parseInteger, parseSize } from '../dist/lib/units.js'
+import { MAX_TIMER_MS, parseDuration, parseInteger, parseSize } from '../dist/lib/shared/units.js'
 
 const INVALID = 'FST_CLUSTER_INVALID_OPTION'
 const RANGE = 'FST_CLUSTER_OPTION_OUT_OF_RANGE'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import * as errors from '../dist/lib/errors.js'
+import * as errors from '../dist/lib/shared/errors.js'
 import { errorCodes } from '../dist/lib/index.js'
 
 type ErrorClass = new (...args: unknown[]) => Error & { code: string, statusCode?: number }

@@ -1,8 +1,8 @@
 /*
- * What fastify-cluster relies on in fastify-cli's private modules (plugin/worker-runtime.ts, lib/file-watcher.ts,
- * lib/preflight.ts). fastify-cli does not publish these as API: an update that changes them must fail here,
- * saying what moved, before it fails in a user's worker. Update the pinned range in package.json only with this
- * test green.
+ * What fastify-cluster relies on in fastify-cli's private modules (plugin/worker-runtime.ts,
+ * lib/primary/file-watcher.ts, lib/primary/preflight.ts). fastify-cli does not publish these as API: an update that
+ * changes them must fail here, saying what moved, before it fails in a user's worker. Update the pinned range in
+ * package.json only with this test green.
  */
 import t from 'tap'
 import { createRequire } from 'node:module'

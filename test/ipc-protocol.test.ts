@@ -3,7 +3,7 @@ import {
   MessageTypes, PROTOCOL_NAMESPACE, PROTOCOL_VERSION, WORKER_ENV, buildBootError, buildDrain, buildHealth,
   buildReady, buildUnlisten, buildUnlistenAck, decodeLaunch, encodeLaunch, parsePrimaryMessage, parseWorkerMessage,
   type HealthSample, type WorkerLaunch
-} from '../dist/lib/protocol.js'
+} from '../dist/lib/shared/protocol.js'
 
 const sample: HealthSample = {
   eventLoopDelay: 1.5, eventLoopUtilization: 0.25, heapUsed: 1_000_000, rss: 50_000_000, underPressure: false, checkHealthy: null

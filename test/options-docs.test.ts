@@ -1,8 +1,8 @@
 import t from 'tap'
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLUSTER_FLAGS, startHelp } from '../dist/lib/cli-flags.js'
-import { DEFAULTS, OPTIONS, OPTION_KEYS, type OptionSpec } from '../dist/lib/options.js'
+import { CLUSTER_FLAGS, startHelp } from '../dist/lib/cli/flags.js'
+import { DEFAULTS, OPTIONS, OPTION_KEYS, type OptionSpec } from '../dist/lib/shared/options.js'
 import { ROOT } from './helpers/cluster-process'
 import {
   GENERATED_END, GENERATED_START, expectedCells, optionTables, optionTsDoc, renderOptionsTable

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { DEFAULTS, MAX_WORKERS, resolveOptions, type ClusterOptions } from '../dist/lib/options.js'
+import { DEFAULTS, MAX_WORKERS, resolveOptions, type ClusterOptions } from '../dist/lib/shared/options.js'
 
 const INVALID = 'FST_CLUSTER_INVALID_OPTION'
 const RANGE = 'FST_CLUSTER_OPTION_OUT_OF_RANGE'

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createServer } from 'node:net'
-import { listeningInodes, parentPid, isZombie, environHas, socketInode, findOrphanWorkers, type ProcReader } from '../dist/lib/orphan-workers.js'
-import { reusePortSupport } from '../dist/lib/connection-distribution.js'
-import { WORKER_ENV } from '../dist/lib/protocol.js'
+import { listeningInodes, parentPid, isZombie, environHas, socketInode, findOrphanWorkers, type ProcReader } from '../dist/lib/primary/orphan-workers.js'
+import { reusePortSupport } from '../dist/lib/primary/connection-distribution.js'
+import { WORKER_ENV } from '../dist/lib/shared/protocol.js'
 import { ClusterProcess, FIXTURES, alive, assertGone, request, waitUntil } from './helpers/cluster-process'
 import { listenersByPid } from './helpers/listening-sockets'
 

@@ -19,7 +19,7 @@ t.test('the exports map points at files that exist', async (t) => {
   }
   t.equal(requireFromRoot.resolve('fastify-cluster'), join(root, dot.require.default), 'require resolves to exports["."].require')
   t.equal(requireFromRoot('fastify-cluster/package.json').name, 'fastify-cluster', './package.json is exported')
-  t.throws(() => requireFromRoot('fastify-cluster/dist/lib/units.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' },
+  t.throws(() => requireFromRoot('fastify-cluster/dist/lib/shared/units.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' },
     'internals are not exported')
 })
 

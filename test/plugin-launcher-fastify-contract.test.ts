@@ -1,5 +1,5 @@
 /*
- * The Fastify behaviour the plugin launcher (lib/plugin-primary.ts) relies on, which Fastify documents only in
+ * The Fastify behaviour the plugin launcher (lib/primary/plugin-primary.ts) relies on, which Fastify documents only in
  * part. If one of these fails after a Fastify upgrade, the message says what changed; see
  * docs/plugin-launcher.md, "What it relies on in Fastify".
  */
@@ -8,7 +8,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import Fastify, { type FastifyInstance } from 'fastify'
 
-const WHY = '(if this fails after a Fastify upgrade, Fastify changed what the plugin launcher in lib/plugin-primary.ts relies on; see docs/plugin-launcher.md)'
+const WHY = '(if this fails after a Fastify upgrade, Fastify changed what the plugin launcher in lib/primary/plugin-primary.ts relies on; see docs/plugin-launcher.md)'
 
 /** What the primary does: own listen/address/close properties on the raw Node server. */
 function stubServer (app: FastifyInstance, address: net.AddressInfo): { calls: string[], listenArgs: unknown[], fail: (err: Error) => void } {

@@ -1,8 +1,8 @@
 import t from 'tap'
 import pino from 'pino'
-import { checkResolvable, stopOrphanWorkers } from '../dist/lib/preflight.js'
-import { WORKER_ENV } from '../dist/lib/protocol.js'
-import type { ProcReader } from '../dist/lib/orphan-workers.js'
+import { checkResolvable, stopOrphanWorkers } from '../dist/lib/primary/preflight.js'
+import { WORKER_ENV } from '../dist/lib/shared/protocol.js'
+import type { ProcReader } from '../dist/lib/primary/orphan-workers.js'
 
 t.test('checkResolvable: IP addresses pass without a lookup; a name that does not resolve is a coded error', async (t) => {
   let lookups = 0

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readyLine } from '../dist/lib/logger.js'
+import { readyLine } from '../dist/lib/primary/logger.js'
 import { ClusterProcess, FIXTURES, waitUntil } from './helpers/cluster-process'
 
 const base = ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1']

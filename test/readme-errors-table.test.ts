@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import * as errors from '../dist/lib/errors.js'
+import * as errors from '../dist/lib/shared/errors.js'
 
 t.test("the README's errors table lists exactly the exported error codes", async (t) => {
   const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8')

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
-import { parseStartArgs } from '../dist/lib/cli-args.js'
-import { DEFAULTS, resolveOptions, type ClusterOptions, type OptionNames } from '../dist/lib/options.js'
+import { parseStartArgs } from '../dist/lib/cli/start-args.js'
+import { DEFAULTS, resolveOptions, type ClusterOptions, type OptionNames } from '../dist/lib/shared/options.js'
 
 const INVALID = 'FST_CLUSTER_INVALID_OPTION'
 const RANGE = 'FST_CLUSTER_OPTION_OUT_OF_RANGE'

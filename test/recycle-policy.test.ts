@@ -1,8 +1,8 @@
 import t from 'tap'
-import type { HealthSample } from '../dist/lib/protocol.js'
+import type { HealthSample } from '../dist/lib/shared/protocol.js'
 import {
   RecyclePolicy, hostBusy, type Decision, type RecycleSettings, type WorkerView
-} from '../dist/lib/recycle-policy.js'
+} from '../dist/lib/primary/recycle-policy.js'
 
 const MB = 1024 ** 2
 const SETTINGS: RecycleSettings = {

@@ -1,9 +1,9 @@
 import t from 'tap'
 import autocannon from 'autocannon'
-import { parseStartArgs } from '../dist/lib/cli-args.js'
-import { resolveOptions, type ClusterOptions } from '../dist/lib/options.js'
-import type { ReloadResult, SlotReplacement } from '../dist/lib/events.js'
-import { RollingReload, type ReloadTarget } from '../dist/lib/rolling-reload.js'
+import { parseStartArgs } from '../dist/lib/cli/start-args.js'
+import { resolveOptions, type ClusterOptions } from '../dist/lib/shared/options.js'
+import type { ReloadResult, SlotReplacement } from '../dist/lib/shared/events.js'
+import { RollingReload, type ReloadTarget } from '../dist/lib/primary/rolling-reload.js'
 import { ClusterProcess, FIXTURES, assertGone, request } from './helpers/cluster-process'
 
 // The real-cluster reload below boots 16 workers in all on a shared machine.

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { restartDelay } from '../dist/lib/backoff.js'
-import { CrashLoopBreaker, decideRestart, isFatalBootError, isUnstableExit } from '../dist/lib/crash-loop.js'
+import { restartDelay } from '../dist/lib/primary/backoff.js'
+import { CrashLoopBreaker, decideRestart, isFatalBootError, isUnstableExit } from '../dist/lib/primary/crash-loop.js'
 
 const settings = { initial: 100, max: 15_000 }
 const fixed = (value: number) => () => value

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { reusePortSupport } from '../dist/lib/connection-distribution.js'
+import { reusePortSupport } from '../dist/lib/primary/connection-distribution.js'
 import { CLI, ClusterProcess, FIXTURES, ROOT, alive, assertGone } from './helpers/cluster-process'
 
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js')

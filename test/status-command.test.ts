@@ -3,7 +3,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { ClusterProcess, FIXTURES, request, waitUntil } from './helpers/cluster-process'
 import { privateControlEnv } from './helpers/control-dir'
-import { renderStatus } from '../dist/lib/status-command.js'
+import { renderStatus } from '../dist/lib/cli/status-command.js'
 
 t.test('fastify-cluster status prints a table of a real running cluster, --json the raw document', async (t) => {
   const cluster = ClusterProcess.cli(t, ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--health-port', '0', `${FIXTURES}/healthy.js`])

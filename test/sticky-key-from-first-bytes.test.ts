@@ -1,8 +1,8 @@
 import t from 'tap'
-import { STICKY_HEAD_BYTES, addressKey, keyFromHead } from '../dist/lib/sticky-key.js'
-import { formatSticky, parseSticky } from '../dist/lib/sticky-mode.js'
-import { resolveOptions, type ClusterOptions } from '../dist/lib/options.js'
-import { MessageTypes, buildStickyConnection, decodeLaunch, encodeLaunch, parsePrimaryMessage } from '../dist/lib/protocol.js'
+import { STICKY_HEAD_BYTES, addressKey, keyFromHead } from '../dist/lib/primary/sticky-key.js'
+import { formatSticky, parseSticky } from '../dist/lib/shared/sticky-mode.js'
+import { resolveOptions, type ClusterOptions } from '../dist/lib/shared/options.js'
+import { MessageTypes, buildStickyConnection, decodeLaunch, encodeLaunch, parsePrimaryMessage } from '../dist/lib/shared/protocol.js'
 
 const XFF = { kind: 'header', name: 'x-forwarded-for' } as const
 const COOKIE = { kind: 'cookie', name: 'route' } as const

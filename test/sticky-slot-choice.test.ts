@@ -1,5 +1,5 @@
 import t from 'tap'
-import { keyHash, pickSlot, rankSlots, slotWeight } from '../dist/lib/sticky-hash.js'
+import { keyHash, pickSlot, rankSlots, slotWeight } from '../dist/lib/primary/sticky-hash.js'
 
 const keys = Array.from({ length: 20_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)
 const all = (): boolean => true

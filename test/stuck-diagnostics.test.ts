@@ -2,8 +2,8 @@ import t from 'tap'
 import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import { buildReady, parseWorkerMessage, type HealthSample } from '../dist/lib/protocol.js'
-import { webSocketAvailable, writeStuckReport } from '../dist/lib/stuck-diagnostics.js'
+import { buildReady, parseWorkerMessage, type HealthSample } from '../dist/lib/shared/protocol.js'
+import { webSocketAvailable, writeStuckReport } from '../dist/lib/primary/stuck-diagnostics.js'
 import { ClusterProcess, FIXTURES, assertGone, request } from './helpers/cluster-process'
 
 const args = ['start', '--workers', '2', '-p', '0', '-a', '127.0.0.1', '--sample-interval', '250ms', '--heartbeat-timeout', '1s',

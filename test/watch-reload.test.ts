@@ -1,7 +1,7 @@
 import t from 'tap'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { watchSettings } from '../dist/lib/file-watcher.js'
+import { watchSettings } from '../dist/lib/primary/file-watcher.js'
 import { ClusterProcess, ROOT, assertGone, request } from './helpers/cluster-process'
 import { keepAliveLoad } from './helpers/keep-alive-load'
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import {
   EVENT_TYPES, classifyExit, forked, step, type Effect, type Lifecycle, type LifecycleEvent, type LifecycleSettings
-} from '../dist/lib/worker-lifecycle.js'
+} from '../dist/lib/primary/worker-lifecycle.js'
 
 const S: LifecycleSettings = { startupTimeout: 30_000, drainDelay: 500, workerStopTimeout: 10_000, forceKillDelay: 1000 }
 const NOW = 50_000

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import http from 'node:http'
 
 export const ROOT = join(__dirname, '..', '..')
-export const CLI = join(ROOT, 'dist', 'lib', 'cli.js')
+export const CLI = join(ROOT, 'dist', 'lib', 'cli', 'main.js')
 export const FIXTURES = join(ROOT, 'test', 'fixtures')
 
 export interface LogLine {

@@ -1,11 +1,11 @@
 /*
- * The options reference, rendered from the one spec per option (dist/lib/options.js) and its TSDoc (read from the
- * shipped dist/lib/options.d.ts with the TypeScript compiler): docs/options.md is generated from it and checked.
+ * The options reference, rendered from the one spec per option (dist/lib/shared/options.js) and its TSDoc (read from the
+ * shipped dist/lib/shared/options.d.ts with the TypeScript compiler): docs/options.md is generated from it and checked.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import ts from 'typescript'
-import { OPTIONS, OPTION_KEYS, type OptionSpec } from '../../dist/lib/options.js'
+import { OPTIONS, OPTION_KEYS, type OptionSpec } from '../../dist/lib/shared/options.js'
 import { ROOT } from './cluster-process'
 
 export interface OptionDoc {
@@ -15,7 +15,7 @@ export interface OptionDoc {
 }
 
 /** Each entry's TSDoc in the OPTIONS declaration of the built .d.ts. */
-export function optionTsDoc (dts: string = join(ROOT, 'dist', 'lib', 'options.d.ts')): Map<string, OptionDoc> {
+export function optionTsDoc (dts: string = join(ROOT, 'dist', 'lib', 'shared', 'options.d.ts')): Map<string, OptionDoc> {
   const source = ts.createSourceFile(dts, readFileSync(dts, 'utf8'), ts.ScriptTarget.Latest, true)
   const docs = new Map<string, OptionDoc>()
   const visit = (node: ts.Node): void => {
@@ -94,5 +94,5 @@ export function optionTables (markdown: string): ParsedTable[] {
   return tables
 }
 
-export const GENERATED_START = '<!-- options table: generated from lib/options.ts by test/options-docs.test.ts; do not edit -->'
+export const GENERATED_START = '<!-- options table: generated from lib/shared/options.ts by test/options-docs.test.ts; do not edit -->'
 export const GENERATED_END = '<!-- end of generated options table -->'

@@ -16,13 +16,38 @@ export function sourceFiles (): string[] {
   return files.sort()
 }
 
-/** What a module imports: its relative imports as repository paths (type-only ones too), and its bare specifiers. */
-export function importsOf (file: string): { local: string[], packages: string[] } {
+/** `import ... from '...'`, `export ... from '...'`, `import '...'`; group 1 is `type ` for a type-only one. */
+const STATIC = /^\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?'([^']+)'/gm
+/** `import('...')` and `require('...')`: loaded when run. */
+const DYNAMIC = /\b(?:import|require)\s*\(\s*'([^']+)'\s*\)/g
+
+export interface Imports {
+  /** Relative imports, as repository paths (type-only ones too: they tie modules together for a reader). */
+  local: string[]
+  /** The relative imports that load code when run (not `import type`/`export type`). */
+  runtime: string[]
+  /** The relative imports loaded with the module (static, not type-only). */
+  eager: string[]
+  /** The relative imports loaded on demand, by `import()` or `require()`. */
+  lazy: string[]
+  /** Bare specifiers: packages and Node built-ins. */
+  packages: string[]
+}
+
+/** What a module imports. */
+export function importsOf (file: string): Imports {
   const source = readFileSync(join(ROOT, file), 'utf8')
-  const specifiers = [...source.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*'([^']+)'/g)].map((m) => m[1] ?? '')
+  const found = [
+    ...[...source.matchAll(STATIC)].map((m) => ({ spec: m[2] ?? '', typeOnly: m[1] !== undefined, lazy: false })),
+    ...[...source.matchAll(DYNAMIC)].map((m) => ({ spec: m[1] ?? '', typeOnly: false, lazy: true }))
+  ]
+  const path = (spec: string): string => relative(ROOT, resolve(dirname(join(ROOT, file)), spec.replace(/\.js$/, '.ts')))
+  const local = found.filter((f) => f.spec.startsWith('.'))
   return {
-    local: specifiers.filter((s) => s.startsWith('.'))
-      .map((s) => relative(ROOT, resolve(dirname(join(ROOT, file)), s.replace(/\.js$/, '.ts')))),
-    packages: specifiers.filter((s) => !s.startsWith('.'))
+    local: [...new Set(local.map((f) => path(f.spec)))],
+    runtime: [...new Set(local.filter((f) => !f.typeOnly).map((f) => path(f.spec)))],
+    eager: [...new Set(local.filter((f) => !f.typeOnly && !f.lazy).map((f) => path(f.spec)))],
+    lazy: [...new Set(local.filter((f) => f.lazy).map((f) => path(f.spec)))],
+    packages: [...new Set(found.filter((f) => !f.spec.startsWith('.')).map((f) => f.spec))]
   }
 }

@@ -1,13 +1,13 @@
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { CrashLoopBreaker, decideRestart, isFatalBootError } from './crash-loop.js'
-import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY } from './errors.js'
-import { ClusterEvents, type ClusterEventMap, type ClusterExit, type SlotReplacement, type WorkerError, type WorkerInfo, type WorkerState } from './events.js'
+import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY } from '../shared/errors.js'
+import { ClusterEvents, type ClusterEventMap, type ClusterExit, type SlotReplacement, type WorkerError, type WorkerInfo, type WorkerState } from '../shared/events.js'
 import { callHook, emitSafely } from './hooks.js'
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedOptions } from '../shared/options.js'
 import {
   MessageTypes, WORKER_ENV, buildUnlistenAck, encodeLaunch, type MetricsWorkerMessage, type Parsed, type WorkerLaunch, type WorkerMessage
-} from './protocol.js'
+} from '../shared/protocol.js'
 import { Recycling } from './recycling.js'
 import { newSlot, succeed, type Member, type Slot } from './slot.js'
 import type { StickySlotWorker } from './sticky-balancer.js'
@@ -118,7 +118,7 @@ export class Supervisor {
   get degraded (): boolean { return this.#degraded }
   get slotCount (): number { return this.#slots.length }
 
-  /** App metrics (lib/app-metrics.ts) get their messages here, with the id of the worker whose channel carried them. */
+  /** App metrics (lib/primary/app-metrics.ts) get their messages here, with the id of the worker whose channel carried them. */
   onMetricsMessage: ((id: number, message: MetricsWorkerMessage) => void) | null = null
   /** Sends to a live worker by id; a worker that is gone is skipped. */
   sendTo (id: number, message: object): void {

@@ -4,7 +4,7 @@
  */
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { ClusterEventMap } from './events.js'
+import type { ClusterEventMap } from '../shared/events.js'
 
 /** Resolves with the promise's value, or `undefined` after `ms`. */
 export async function race<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {

@@ -3,7 +3,7 @@
  * worker would repeat, how soon a slot is refilled. The supervisor carries them out.
  */
 import { restartDelay, type BackoffSettings } from './backoff.js'
-import type { BootStage } from './protocol.js'
+import type { BootStage } from '../shared/protocol.js'
 
 /**
  * Fatal: at first start (no worker has ever been ready) the app file cannot load or the port cannot be bound, so

@@ -6,7 +6,7 @@
  * Intent is the primary's alone: an exit is requested only when the primary asked for it (stop, retire, kill).
  * A worker that says it is leaving drains, but its exit still counts as unrequested.
  */
-import type { ExitReason, WorkerState } from './events.js'
+import type { ExitReason, WorkerState } from '../shared/events.js'
 
 /** Why the primary wants this worker gone. `null`: it never asked. */
 export type Intent =

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { FST_CLUSTER_HEALTH_LISTEN } from './errors.js'
-import type { WorkerInfo } from './events.js'
+import { FST_CLUSTER_HEALTH_LISTEN } from '../shared/errors.js'
+import type { WorkerInfo } from '../shared/events.js'
 import type { ClusterMetrics } from './metrics.js'
 import type { Collection } from './app-metrics.js'
 

@@ -1,7 +1,7 @@
 /**
  * How new connections reach workers: `node:cluster`'s shared socket (round-robin by the primary, or the OS; the
- * policy is set by the adapter, lib/worker-process.ts), or, with `reusePort`, one `SO_REUSEPORT` socket per worker
- * with the kernel spreading connections.
+ * policy is set by the adapter, worker-process.ts), or, with `reusePort`, one `SO_REUSEPORT` socket per worker with
+ * the kernel spreading connections.
  */
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'

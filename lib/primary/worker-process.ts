@@ -6,8 +6,8 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import type { Socket } from 'node:net'
-import type { SchedulingPolicy } from './options.js'
-import { buildDrain, parseWorkerMessage, type Parsed, type WorkerMessage } from './protocol.js'
+import type { SchedulingPolicy } from '../shared/options.js'
+import { buildDrain, parseWorkerMessage, type Parsed, type WorkerMessage } from '../shared/protocol.js'
 import type { Effect, TimerName } from './worker-lifecycle.js'
 
 /** What to run in each worker: our runtime for an app file, or the user's own script for an inline app. */

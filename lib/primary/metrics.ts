@@ -1,8 +1,8 @@
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import type { Collection } from './app-metrics.js'
-import type { WorkerInfo, WorkerState } from './events.js'
-import type { MetricJSON } from './protocol.js'
+import type { WorkerInfo, WorkerState } from '../shared/events.js'
+import type { MetricJSON } from '../shared/protocol.js'
 
 /** What the metrics read at scrape time. */
 export interface MetricsSource {

@@ -1,6 +1,6 @@
 /*
  * The primary's signals: what each one means, and the program's very first act (holding them while the rest
- * of the CLI loads). Only Node built-ins on purpose: lib/cli.ts loads this module before anything else.
+ * of the CLI loads). Only Node built-ins on purpose: lib/cli/main.ts loads this module before anything else.
  */
 import { closeSync, fstatSync } from 'node:fs'
 import { isatty } from 'node:tty'

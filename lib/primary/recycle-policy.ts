@@ -3,8 +3,8 @@
  * The supervisor feeds it every health sample and ticks it; it answers which workers are stuck, which are sick
  * enough (for long enough) to replace, and whether the cluster is merely overloaded.
  */
-import type { Breach, RecycleReason } from './events.js'
-import type { HealthSample } from './protocol.js'
+import type { Breach, RecycleReason } from '../shared/events.js'
+import type { HealthSample } from '../shared/protocol.js'
 
 export interface RecycleSettings {
   /** A ready worker silent for longer than this is stuck. */

@@ -4,9 +4,9 @@
  */
 import http from 'node:http'
 import { parseCommandArgs } from './control-commands.js'
-import { FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_STATUS_UNREACHABLE } from './errors.js'
-import type { WorkerInfo } from './events.js'
-import { parseDuration } from './units.js'
+import { FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_STATUS_UNREACHABLE } from '../shared/errors.js'
+import type { WorkerInfo } from '../shared/events.js'
+import { parseDuration } from '../shared/units.js'
 
 export interface StatusDocument {
   status: string

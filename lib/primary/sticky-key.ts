@@ -2,7 +2,7 @@
  * Sticky sessions, pure part one: the routing key a new connection carries (its address, or a header or cookie of
  * its first request, read from the first bytes without parsing the request).
  */
-import type { StickyMode } from './sticky-mode.js'
+import type { StickyMode } from '../shared/sticky-mode.js'
 
 /** Most bytes read from a connection before routing it (Node's default `maxHeaderSize`). */
 export const STICKY_HEAD_BYTES = 16 * 1024

@@ -6,7 +6,7 @@
  *   cluster settings in a `-c` file, and whether `-P` makes the primary's own lines pretty;
  * - `checkHostAndPort()`, asynchronously just before the first fork: the addresses resolve, and no worker of a dead
  *   primary still holds the app's port.
- * fastify-cli's values are read with lib/fastify-cli-flags.ts, as the option resolver reads them.
+ * fastify-cli's values are read with lib/shared/fastify-cli-flags.ts, as the option resolver reads them.
  */
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
@@ -14,12 +14,12 @@ import { extname } from 'node:path'
 import type { Logger } from 'pino'
 import {
   FST_CLUSTER_CONFIG_FILE_CLUSTER_SETTING, FST_CLUSTER_INVALID_OPTION, FST_CLUSTER_ORPHAN_WORKERS, FST_CLUSTER_TYPESCRIPT_UNSUPPORTED
-} from './errors.js'
-import { checkFastifyCliValues, fastifyCliValues } from './fastify-cli-flags.js'
-import { describeValue } from './messages.js'
-import { OPTIONS, OPTION_KEYS, type OptionNames, type OptionSpec, type ResolvedOptions } from './options.js'
+} from '../shared/errors.js'
+import { checkFastifyCliValues, fastifyCliValues } from '../shared/fastify-cli-flags.js'
+import { describeValue } from '../shared/messages.js'
+import { OPTIONS, OPTION_KEYS, type OptionNames, type OptionSpec, type ResolvedOptions } from '../shared/options.js'
 import { findOrphanWorkers, stillListening, type ProcReader, LINUX_PROC } from './orphan-workers.js'
-import { WORKER_ENV } from './protocol.js'
+import { WORKER_ENV } from '../shared/protocol.js'
 
 // Stage 1: the app file and its arguments.
 

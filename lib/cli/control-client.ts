@@ -2,9 +2,9 @@
  * The commands' side of the control socket: find this user's clusters, pick the one named, ask it one thing.
  */
 import net from 'node:net'
-import { buildRequest, MAX_REPLY_BYTES, parseReply } from './control-protocol.js'
-import { controlDirPath, listEntries, removeEntry, type RegistryEntry } from './control-registry.js'
-import { FST_CLUSTER_CONTROL_UNREACHABLE, FST_CLUSTER_NO_CLUSTER, FST_CLUSTER_SEVERAL_CLUSTERS } from './errors.js'
+import { buildRequest, MAX_REPLY_BYTES, parseReply } from '../shared/control-protocol.js'
+import { controlDirPath, listEntries, removeEntry, type RegistryEntry } from '../shared/control-registry.js'
+import { FST_CLUSTER_CONTROL_UNREACHABLE, FST_CLUSTER_NO_CLUSTER, FST_CLUSTER_SEVERAL_CLUSTERS } from '../shared/errors.js'
 
 /** A coded error the cluster replied with, as thrown by `ask`. */
 export class ControlReplyError extends Error {

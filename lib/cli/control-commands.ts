@@ -4,12 +4,12 @@
  */
 import { parseArgs } from 'node:util'
 import { ask, describeEntry, findClusters, pickCluster } from './control-client.js'
-import type { ClusterSummary } from './control-protocol.js'
-import type { RegistryEntry } from './control-registry.js'
-import { FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_UNKNOWN_FLAG } from './errors.js'
-import { didYouMean } from './messages.js'
-import type { ReloadResult } from './events.js'
-import { pidAlive } from './control-registry.js'
+import type { ClusterSummary } from '../shared/control-protocol.js'
+import type { RegistryEntry } from '../shared/control-registry.js'
+import { FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_UNKNOWN_FLAG } from '../shared/errors.js'
+import { didYouMean } from '../shared/messages.js'
+import type { ReloadResult } from '../shared/events.js'
+import { pidAlive } from '../shared/control-registry.js'
 
 export interface CommandIo {
   stdout: (text: string) => void

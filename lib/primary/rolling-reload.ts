@@ -1,4 +1,4 @@
-import type { ReloadResult, SlotReplacement } from './events.js'
+import type { ReloadResult, SlotReplacement } from '../shared/events.js'
 
 /** What a reload needs from the pool. */
 export interface ReloadTarget {

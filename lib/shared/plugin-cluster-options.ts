@@ -1,10 +1,10 @@
 /*
  * The cluster options given to `register(clusterPlugin, { workers, ... })`, in every process: the primary launches
- * with them (lib/plugin-primary.ts), a worker checks them the same way. Kept apart from the launcher so that
+ * with them (lib/primary/plugin-primary.ts), a worker checks them the same way. Kept apart from the launcher so that
  * workers do not load it.
  */
-import { FST_CLUSTER_CONFLICTING_OPTIONS } from '../lib/errors.js'
-import { resolveOptions, type ClusterOptions } from '../lib/options.js'
+import { FST_CLUSTER_CONFLICTING_OPTIONS } from './errors.js'
+import { resolveOptions, type ClusterOptions } from './options.js'
 
 /** An inline app resolveOptions accepts, never run: in this door the workers run the user's own script. */
 function scriptApp (): never {

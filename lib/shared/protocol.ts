@@ -131,7 +131,7 @@ export interface ClusterMetricsRequestMessage { type: typeof MessageTypes.CLUSTE
 /** Either `body` or `error`. */
 export interface ClusterMetricsMessage { type: typeof MessageTypes.CLUSTER_METRICS, id: number, body?: string, error?: string }
 
-/** The worker messages about app metrics, which the supervisor hands to lib/app-metrics.ts. */
+/** The worker messages about app metrics, which the supervisor hands to lib/primary/app-metrics.ts. */
 export type MetricsWorkerMessage = AppMetricsMessage | ClusterMetricsRequestMessage
 
 export type WorkerMessage = ReadyMessage | HealthMessage | BootErrorMessage | LeavingMessage | UnlistenMessage |

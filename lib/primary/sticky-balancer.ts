@@ -7,15 +7,15 @@
 import { lookup } from 'node:dns/promises'
 import net from 'node:net'
 import type { Logger } from 'pino'
-import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_STICKY_LISTEN } from './errors.js'
-import type { WorkerAddress, WorkerState } from './events.js'
-import type { ResolvedOptions } from './options.js'
-import { buildStickyConnection } from './protocol.js'
+import { FST_CLUSTER_CONFLICTING_OPTIONS, FST_CLUSTER_STICKY_LISTEN } from '../shared/errors.js'
+import type { WorkerAddress, WorkerState } from '../shared/events.js'
+import type { ResolvedOptions } from '../shared/options.js'
+import { buildStickyConnection } from '../shared/protocol.js'
 import { pickSlot } from './sticky-hash.js'
 import { STICKY_HEAD_BYTES, STICKY_HEAD_TIMEOUT_MS, addressKey, keyFromHead } from './sticky-key.js'
-import { formatSticky, type StickyMode } from './sticky-mode.js'
+import { formatSticky, type StickyMode } from '../shared/sticky-mode.js'
 
-/** A worker's channel, as the balancer uses it; the adapter (lib/worker-process.ts) is the one. */
+/** A worker's channel, as the balancer uses it; the adapter (lib/primary/worker-process.ts) is the one. */
 export interface HandOffChannel {
   readonly connected: boolean
   /** Sends `message` with `handle`, which the worker then owns; may throw, or fail later through `done`. */

@@ -2,8 +2,8 @@
  * A slot is one place in the pool: a current worker and at most one successor. Succession happens here and only
  * here. A member is one worker as the primary knows it: its process, its lifecycle, its reports.
  */
-import type { Breach, RecycleReason, WorkerAddress, WorkerError } from './events.js'
-import type { HealthSample } from './protocol.js'
+import type { Breach, RecycleReason, WorkerAddress, WorkerError } from '../shared/events.js'
+import type { HealthSample } from '../shared/protocol.js'
 import type { Lifecycle } from './worker-lifecycle.js'
 import type { WorkerProcess } from './worker-process.js'
 

@@ -9,11 +9,11 @@
  */
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { FST_CLUSTER_CONFLICTING_OPTIONS } from './errors.js'
+import { FST_CLUSTER_CONFLICTING_OPTIONS } from '../shared/errors.js'
 import { preparePrimary } from './launcher.js'
-import { checkPluginClusterOptions } from '../plugin/cluster-options.js'
-import type { WorkerAddress } from './events.js'
-import type { PrimaryClusterView } from '../plugin/state.js'
+import { checkPluginClusterOptions } from '../shared/plugin-cluster-options.js'
+import type { WorkerAddress } from '../shared/events.js'
+import type { PrimaryClusterView } from '../../plugin/state.js'
 
 interface ListenArgs { port?: number | string, host?: string, path?: string }
 

@@ -9,15 +9,15 @@ import type { Logger } from 'pino'
 import type { EventEmitter } from 'node:events'
 import {
   buildError, buildResult, formatAddress, MAX_REQUEST_BYTES, parseRequest, summarize, type ControlRequest
-} from './control-protocol.js'
+} from '../shared/control-protocol.js'
 import {
   controlDirPath, defaultClusterName, ensureControlDir, newEntryPaths, RECORD_VERSION, removeEntry, writeRecord, type ClusterRecord
-} from './control-registry.js'
-import { FST_CLUSTER_CONTROL_BAD_REQUEST } from './errors.js'
+} from '../shared/control-registry.js'
+import { FST_CLUSTER_CONTROL_BAD_REQUEST } from '../shared/errors.js'
 import {
   ClusterEvents, type ClusterEventMap, type ClusterExit, type ClusterReadyEvent, type ReloadResult, type WorkerInfo
-} from './events.js'
-import type { ResolvedOptions } from './options.js'
+} from '../shared/events.js'
+import type { ResolvedOptions } from '../shared/options.js'
 
 /** What the socket can ask of the cluster. */
 export interface ControlSource {

@@ -1,5 +1,5 @@
-import { FASTIFY_FLAGS, type FlagSpec } from './fastify-cli-flags.js'
-import { OPTIONS, OPTION_KEYS, type ClusterOptions, type OptionSpec } from './options.js'
+import { FASTIFY_FLAGS, type FlagSpec } from '../shared/fastify-cli-flags.js'
+import { OPTIONS, OPTION_KEYS, type ClusterOptions, type OptionSpec } from '../shared/options.js'
 
 export { FASTIFY_FLAGS, type FlagSpec }
 

@@ -4,24 +4,24 @@ import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_NO_ENTRY_SCRIPT, FST_CLUSTER_RELOAD_UNAVAILABLE, FST_CLUSTER_UNEXPECTED_WORKER_ENV
-} from './errors.js'
-import { ClusterEvents, type ClusterEventMap, type ClusterExit, type ReloadResult, type WorkerInfo } from './events.js'
+} from '../shared/errors.js'
+import { ClusterEvents, type ClusterEventMap, type ClusterExit, type ReloadResult, type WorkerInfo } from '../shared/events.js'
 import { createPrimaryLogger, type PrimaryLogFormat } from './logger.js'
 import { checkAppFile, checkHostAndPort } from './preflight.js'
 import type { ClusterMetrics } from './metrics.js'
 import { AppMetricsCollector } from './app-metrics.js'
-import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from './options.js'
+import { resolveOptions, type ClusterOptions, type OptionNames, type ResolvedOptions } from '../shared/options.js'
 import { RollingReload } from './rolling-reload.js'
 import { FileWatcher, watchSettings, type WatchSettings } from './file-watcher.js'
 import { reserveFreePort, reusePortSupport, tcpMigrateReq } from './connection-distribution.js'
 import { applySchedulingPolicy } from './worker-process.js'
 import { Supervisor, type ForkTarget, type ListenPlan } from './supervisor.js'
-import { hangupAction, processTerminalState } from './signals.js'
+import { hangupAction, processTerminalState } from '../shared/signals.js'
 import { startControl, type Control } from './control-server.js'
 import type { StickyBalancer } from './sticky-balancer.js'
-import type { ClusterHandle } from './cluster-handle.js'
+import type { ClusterHandle } from '../shared/cluster-handle.js'
 
-export type { ClusterHandle } from './cluster-handle.js'
+export type { ClusterHandle } from '../shared/cluster-handle.js'
 
 
 /** Signals that shut the cluster down; a second one forces. */
@@ -339,7 +339,7 @@ export interface PreparedPrimary {
 
 /**
  * The primary's setup shared by `start()` and the plugin's door (`register(clusterPlugin, { workers })`, see
- * lib/plugin-primary.ts): the same checks and option resolver (a coded error before anything is forked), the
+ * lib/primary/plugin-primary.ts): the same checks and option resolver (a coded error before anything is forked), the
  * same fork target. An inline app (or the plugin's door) makes workers run this script with its arguments.
  */
 export function preparePrimary (options: ClusterOptions, names?: OptionNames): PreparedPrimary {
@@ -391,5 +391,5 @@ function forkTarget (resolved: ResolvedOptions, names: OptionNames = {}): ForkTa
   const args = [...resolved.fastifyArgs]
   const dashDash = args.indexOf('--')
   args.splice(dashDash === -1 ? args.length : dashDash, 0, appPath)
-  return { exec: join(__dirname, '..', 'plugin', 'worker-main.js'), args: [], execArgv: process.execArgv, fastifyArgs: args }
+  return { exec: join(__dirname, '..', '..', 'plugin', 'worker-main.js'), args: [], execArgv: process.execArgv, fastifyArgs: args }
 }

@@ -6,10 +6,10 @@
  * Its first act is to hold the primary's signals (signals.ts has no dependency): everything else loads lazily,
  * after that, so a SIGHUP or SIGTERM in the first milliseconds is handled instead of killing the process.
  */
-import { HeldSignals, releaseHungUpTerminal } from './signals.js'
+import { HeldSignals, releaseHungUpTerminal } from '../shared/signals.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ClusterHandle } from './cluster-handle.js'
+import type { ClusterHandle } from '../shared/cluster-handle.js'
 import type { StatusDocument } from './status-command.js'
 
 const held = require.main === module ? new HeldSignals() : null
@@ -43,9 +43,9 @@ function exitCodeOf (err: unknown): number {
   return (err as { code?: unknown })?.code === 'FST_CLUSTER_NO_CLUSTER' ? EXIT_NO_CLUSTER : 1
 }
 
-/** The package's version, from its package.json (two levels above dist/lib and lib). */
+/** The package's version, from its package.json (three levels above dist/lib/cli, two above lib/cli). */
 function version (): string {
-  for (const up of [['..', '..'], ['..']]) {
+  for (const up of [['..', '..', '..'], ['..', '..']]) {
     try {
       const pkg = JSON.parse(readFileSync(join(__dirname, ...up, 'package.json'), 'utf8')) as { name?: string, version?: string }
       if (pkg.name === 'fastify-cluster' && typeof pkg.version === 'string') return pkg.version
@@ -63,7 +63,7 @@ export async function main (argv: readonly string[], io: CliIo = PROCESS_IO): Pr
   if (command !== 'start') held?.release()
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      io.stdout((await import('./cli-flags.js')).mainHelp())
+      io.stdout((await import('./flags.js')).mainHelp())
       return 0
     }
     if (command === '--version' || command === '-v' || command === 'version') {
@@ -75,8 +75,8 @@ export async function main (argv: readonly string[], io: CliIo = PROCESS_IO): Pr
     if (command === 'reload') return await (await import('./control-commands.js')).reload(args, io)
     if (command === 'stop') return await (await import('./control-commands.js')).stop(args, io)
     if (command !== 'start') {
-      const { FST_CLUSTER_UNKNOWN_COMMAND } = await import('./errors.js')
-      const { didYouMean } = await import('./messages.js')
+      const { FST_CLUSTER_UNKNOWN_COMMAND } = await import('../shared/errors.js')
+      const { didYouMean } = await import('../shared/messages.js')
       throw new FST_CLUSTER_UNKNOWN_COMMAND(command, didYouMean(command, COMMANDS))
     }
     return await startCommand(args, io)
@@ -93,13 +93,13 @@ async function startCommand (args: readonly string[], io: CliIo): Promise<number
   if (io.env === process.env) {
     try { process.loadEnvFile() } catch {}
   }
-  const { parseStartArgs } = await import('./cli-args.js')
+  const { parseStartArgs } = await import('./start-args.js')
   const parsed = parseStartArgs(args, io.env)
   if (parsed.help) {
-    io.stdout((await import('./cli-flags.js')).startHelp())
+    io.stdout((await import('./flags.js')).startHelp())
     return 0
   }
-  const { start } = await import('./start.js')
+  const { start } = await import('../start.js')
   const handle: ClusterHandle = start(parsed.options, parsed.names)
   // The cluster's handlers are installed: hand over what arrived while loading.
   held?.release()

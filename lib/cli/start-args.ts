@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util'
 import {
   FST_CLUSTER_APP_NOT_FOUND, FST_CLUSTER_FLAG_REPEATED, FST_CLUSTER_FLAG_VALUE, FST_CLUSTER_UNKNOWN_FLAG
-} from './errors.js'
-import { ALL_FLAGS, type ClusterFlagSpec, type FlagSpec } from './cli-flags.js'
-import { didYouMean } from './messages.js'
-import type { ClusterOptions, OptionNames } from './options.js'
+} from '../shared/errors.js'
+import { ALL_FLAGS, type ClusterFlagSpec, type FlagSpec } from './flags.js'
+import { didYouMean } from '../shared/messages.js'
+import type { ClusterOptions, OptionNames } from '../shared/options.js'
 
 /** `fastify-cluster start` arguments, split between the cluster and fastify-cli, ready for `start()`. */
 export interface StartArgs {

@@ -2,11 +2,11 @@
  * The app's own metrics, for the whole cluster: the primary asks every ready worker for its prom-client metrics
  * (as JSON) and waits at most `timeout`; a worker that has not answered by then (its loop is blocked, it is
  * dying) is reported missing and the scrape goes on without it. No prom-client here: aggregating and rendering
- * are lib/metrics.ts's, loaded only when something is rendered.
+ * are lib/primary/metrics.ts's, loaded only when something is rendered.
  */
 import {
   MessageTypes, buildAppMetricsRequest, buildClusterMetrics, parseMetrics, type MetricJSON, type MetricsWorkerMessage
-} from './protocol.js'
+} from '../shared/protocol.js'
 
 /** A worker asked for its metrics. */
 export interface MetricsTarget {
@@ -191,7 +191,7 @@ export class AppMetricsCollector {
 
   /**
    * A metrics message from worker `workerId` (the supervisor's hook). A request for the aggregate is answered
-   * through `render` (lib/metrics.ts), after the round it joins.
+   * through `render` (lib/primary/metrics.ts), after the round it joins.
    */
   receive (workerId: number, message: MetricsWorkerMessage, render: (collection: Collection) => Promise<string>): void {
     if (message.type === MessageTypes.CLUSTER_METRICS_REQUEST) {
