@@ -3,6 +3,9 @@
  * folder says which process runs it.
  */
 import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROOT } from './helpers/cluster-process'
 import { importsOf, sourceFiles } from './helpers/source-files'
 
 /** The adapter: the one module of the primary that touches node:cluster (the worker side, plugin/, uses it too). */
@@ -48,6 +51,11 @@ t.test('the CLI reaches the primary only through start() (lib/start.ts)', async 
 t.test('the primary loads no worker code (types of the plugin\'s decorator only)', async (t) => {
   t.same(crossings(under('lib/primary'), [under('plugin'), under('lib/cli')], 'runtime'), [])
   t.same(crossings(under('lib/primary'), [under('lib/cli')]), [], 'nor the CLI\'s types')
+})
+
+t.test('only the adapter signals other processes on the primary side', async (t) => {
+  const senders = files.filter(under('lib/primary')).filter((file) => /\bprocess\.kill\(/.test(readFileSync(join(ROOT, file), 'utf8')))
+  t.same(senders, [ADAPTER], 'process.kill() in lib/primary/ only in the adapter (killPid)')
 })
 
 t.test('only the adapter touches node:cluster on the primary side', async (t) => {

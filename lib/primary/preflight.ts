@@ -19,6 +19,7 @@ import { checkFastifyCliValues, fastifyCliValues } from '../shared/fastify-cli-f
 import { describeValue } from '../shared/messages.js'
 import { OPTIONS, OPTION_KEYS, type OptionNames, type OptionSpec, type ResolvedOptions } from '../shared/options.js'
 import { findOrphanWorkers, stillListening, type ProcReader, LINUX_PROC } from './orphan-workers.js'
+import { killPid } from './worker-process.js'
 import { WORKER_ENV } from '../shared/protocol.js'
 
 // Stage 1: the app file and its arguments.
@@ -192,10 +193,9 @@ export async function stopOrphanWorkers (port: number, log: Logger, proc: ProcRe
   const failed: string[] = []
   for (const pid of pids) {
     try {
-      process.kill(pid, 'SIGKILL')
+      killPid(pid, 'SIGKILL') // one already gone is not a failure
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ESRCH') failed.push(`${pid}: ${String(code)}`)
+      failed.push(`${pid}: ${String((err as NodeJS.ErrnoException).code)}`)
     }
   }
   if (failed.length > 0) throw new FST_CLUSTER_ORPHAN_WORKERS(port, pids.join(', '), `kill failed (${failed.join(', ')})`)
