@@ -10,6 +10,7 @@ const net = require('node:net')
 const { join } = require('node:path')
 const { LoggedProcess } = require('./child')
 const { PM2_DIR, ensurePm2 } = require('./pm2')
+const { WATT_DIR, ensureWatt } = require('./watt')
 
 const ROOT = join(__dirname, '..')
 const FIXTURES = join(__dirname, 'fixtures')
@@ -27,6 +28,7 @@ const BASELINE = 'node-cluster'
  * @property {boolean} multiWorker  runs N workers (false: one process)
  * @property {boolean} [optIn]  runs only when named in --targets
  * @property {boolean} [smoke]  false: left out of smoke runs unless named in --targets
+ * @property {Record<string, string>} [unsupported]  scenario name -> why this target cannot run it
  * @property {(o: { workers: number, port: number, flags: string[], cli: string }) => { args: string[], env?: object }} command
  */
 
@@ -106,6 +108,20 @@ const TARGETS = [
       args: [join(FIXTURES, 'pm2.js')],
       env: { BENCH_WORKERS: String(workers), BENCH_PORT: String(port), BENCH_HOST: HOST, BENCH_PM2_DIR: PM2_DIR }
     })
+  },
+  {
+    name: 'watt',
+    title: 'Platformatic Watt 3 (wattpm start, N worker threads with SO_REUSEPORT; SIGHUP: SIGUSR2, its rolling restart), installed by the bench into a temp dir',
+    supervised: false,
+    multiWorker: true,
+    smoke: false,
+    unsupported: {
+      sigkill: "Watt's workers are threads of one process: SIGKILL takes the whole runtime down, there is no worker process to kill alone"
+    },
+    command: ({ workers, port }) => ({
+      args: [join(FIXTURES, 'watt.js')],
+      env: { BENCH_WORKERS: String(workers), BENCH_PORT: String(port), BENCH_HOST: HOST, BENCH_WATT_DIR: WATT_DIR }
+    })
   }
 ]
 
@@ -151,6 +167,10 @@ async function checkSupport (spec, { node, workers, version, cli, track }) {
   if (spec.name === 'pm2') {
     const pm2 = await ensurePm2()
     return 'reason' in pm2 ? pm2.reason : null
+  }
+  if (spec.name === 'watt') {
+    const watt = await ensureWatt(version)
+    return 'reason' in watt ? watt.reason : null
   }
   if (spec.name !== 'fastify-cluster-reuseport') return null
   let help
