@@ -111,7 +111,7 @@ const TARGETS = [
   },
   {
     name: 'watt',
-    title: 'Platformatic Watt 3 (wattpm start, N worker threads with SO_REUSEPORT; SIGHUP: SIGUSR2, its rolling restart), installed by the bench into a temp dir',
+    title: 'Platformatic Watt 3 (wattpm start, N worker threads with SO_REUSEPORT; SIGHUP: the restart `wattpm restart` asks for), installed by the bench into a temp dir',
     supervised: false,
     multiWorker: true,
     smoke: false,
@@ -210,6 +210,8 @@ class RunningTarget {
   get primaryPid () { return this.proc.pid }
   /** The process whose CPU and RSS count as the primary's: a wrapper (pm2) names the real one in its ready line. */
   get measuredPid () { return this.readyLine?.measuredPid ?? this.proc.pid }
+  /** The one thread of measuredPid whose CPU counts as the primary's (watt: its workers are threads too), or undefined. */
+  get measuredTid () { return this.readyLine?.measuredTid }
   get url () { return `http://${HOST}:${this.port}` }
 
   /** Pids of workers that reported ready and have not reported an exit (for single: the process itself). */
