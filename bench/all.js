@@ -5,13 +5,14 @@
  * the OS temp dir on first use), written to one dated report: bench/results/bench-<date>.md (and latest-all.md).
  * Each part is its own script, run as a child process one after the other (never two loads at once):
  *   1. run.js        every target and scenario (autocannon, wrk as a second opinion), machine Node
- *   2. run.js        keep-alive and Connection: close on Node 24 (reusePort needs >= 22.12)
+ *   2. run.js        keep-alive and Connection: close on Node 24 (reusePort needs >= 22.12; Watt >= 22.19)
+ *      run.js        Watt's other scenarios against node:cluster on Node 24 (part watt24)
  *   3. per-request   wrk keep-alive, fastify-cluster against node:cluster and against node:cluster again (the
  *                    noise floor), on the machine's Node and on Node 24
  *   4. churn         Connection: close, 3 reloads and a SIGKILL under load, per distribution mode, Node 24
  *   5. scaling       N = 2, 8, 16, 32 workers, and the 32-worker reload by --reload-surge
  *
- *   node bench/all.js [--quick] [--parts run,run24,per-request,churn,scaling] [--out DIR]
+ *   node bench/all.js [--quick] [--parts run,run24,watt24,per-request,churn,scaling] [--out DIR]
  * --quick: 1 round and short loads everywhere (checks that the whole bench works; not numbers to quote).
  */
 const { spawn } = require('node:child_process')
@@ -26,7 +27,7 @@ const { nodeVersion } = require('./targets')
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    parts: { type: 'string', default: 'run,run24,per-request,churn,scaling' },
+    parts: { type: 'string', default: 'run,run24,watt24,per-request,churn,scaling' },
     out: { type: 'string', default: join(__dirname, 'results') }
   }
 })
@@ -39,8 +40,16 @@ const PARTS = {
     ? [{ title: 'Node 24 throughput', skipped: 'no Node 24' }]
     : [{
         title: `Keep-alive and Connection: close on ${nodeVersion(n24)} (reusePort)`,
-        argv: ['run.js', '--node', n24, '--targets', 'node-cluster,fastify-cluster,fastify-cluster-reuseport,fastify-cluster-sched-none',
+        argv: ['run.js', '--node', n24, '--targets', 'node-cluster,fastify-cluster,fastify-cluster-reuseport,fastify-cluster-sched-none,watt',
           '--scenarios', 'keepalive,close', '--out', join(os.tmpdir(), 'fastify-cluster-bench-run24'), ...(q ? ['--rounds', '1', '--duration', '2'] : [])]
+      }],
+  // Watt needs Node >= 22.19: in part run (machine Node) it may be unsupported.
+  watt24: ({ n24 }) => n24 === null
+    ? [{ title: 'Watt on Node 24', skipped: 'no Node 24' }]
+    : [{
+        title: `Watt: idle, reload, stuck worker, cold start on ${nodeVersion(n24)}`,
+        argv: ['run.js', '--node', n24, '--targets', 'node-cluster,watt', '--scenarios', 'idle,reload,stuck,coldstart',
+          '--out', join(os.tmpdir(), 'fastify-cluster-bench-watt24'), ...(q ? ['--rounds', '1', '--duration', '2'] : [])]
       }],
   'per-request': ({ main, n24 }) => [main, n24].filter((n) => n !== null).map((node) => ({
     title: `Per-request cost, keep-alive, wrk (${nodeVersion(node)})`,
