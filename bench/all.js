@@ -35,12 +35,16 @@ const { values: args } = parseArgs({
 const q = args.quick
 /** @type {Record<string, (nodes: { main: string, n24: string | null }) => Array<{ title: string, argv: string[] } | { title: string, skipped: string }>>} */
 const PARTS = {
-  run: ({ main }) => [{ title: `All targets and scenarios (${nodeVersion(main)})`, argv: ['run.js', ...(q ? ['--rounds', '1', '--duration', '2'] : [])] }],
+  // The targets the issues compare; `single` and the plugin launcher stay in `node bench/run.js`.
+  run: ({ main }) => [{
+    title: `Every scenario (${nodeVersion(main)})`,
+    argv: ['run.js', '--targets', 'node-cluster,fastify-cluster,fastify-cluster-sched-none,pm2', ...(q ? ['--rounds', '1', '--duration', '2'] : [])]
+  }],
   run24: ({ n24 }) => n24 === null
     ? [{ title: 'Node 24 throughput', skipped: 'no Node 24' }]
     : [{
         title: `Keep-alive and Connection: close on ${nodeVersion(n24)} (reusePort)`,
-        argv: ['run.js', '--node', n24, '--targets', 'node-cluster,fastify-cluster,fastify-cluster-reuseport,fastify-cluster-sched-none,watt',
+        argv: ['run.js', '--node', n24, '--targets', 'node-cluster,fastify-cluster,fastify-cluster-reuseport,fastify-cluster-sched-none,pm2,watt',
           '--scenarios', 'keepalive,close', '--out', join(os.tmpdir(), 'fastify-cluster-bench-run24'), ...(q ? ['--rounds', '1', '--duration', '2'] : [])]
       }],
   // Watt needs Node >= 22.19: in part run (machine Node) it may be unsupported.
@@ -53,11 +57,11 @@ const PARTS = {
       }],
   'per-request': ({ main, n24 }) => [main, n24].filter((n) => n !== null).map((node) => ({
     title: `Per-request cost, keep-alive, wrk (${nodeVersion(node)})`,
-    argv: ['per-request.js', '--node', node, '--variants', 'node-cluster,node-cluster-again,fc', ...(q ? ['--rounds', '1', '--duration', '2'] : ['--rounds', '7'])]
+    argv: ['per-request.js', '--node', node, '--variants', 'node-cluster,node-cluster-again,fc', ...(q ? ['--rounds', '1', '--duration', '2'] : ['--rounds', '5'])]
   })),
   churn: ({ n24 }) => n24 === null
     ? [{ title: 'Churn', skipped: 'no Node 24' }]
-    : [{ title: `Churn: Connection: close under reloads and a SIGKILL (${nodeVersion(n24)})`, argv: ['churn.js', '--node', n24, ...(q ? ['--rounds', '1', '--duration', '2'] : [])] }],
+    : [{ title: `Churn: Connection: close under reloads and a SIGKILL (${nodeVersion(n24)})`, argv: ['churn.js', '--node', n24, '--modes', 'node-cluster,rr,none,reuseport,adopt', ...(q ? ['--rounds', '1', '--duration', '2'] : [])] }],
   scaling: ({ main }) => [{
     title: `Scaling with the number of workers (${nodeVersion(main)})`,
     argv: ['scaling.js', '--node', main, ...(q ? ['--sizes', '2,4', '--surges', '1,2', '--idle', '1', '--load', '1'] : ['--surges', '1,4,8,16'])]
