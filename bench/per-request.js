@@ -99,9 +99,9 @@ async function main () {
           if (all.includes(false)) throw new Error('taskset could not pin the target (is util-linux installed?)')
         }
         await wrk(bin, target.url, { ...opts, duration: 1 }) // warm-up
-        const cpu0 = [target.primaryPid, ...pids].map(cpuSeconds)
+        const cpu0 = [target.primaryPid, ...pids].map((pid) => cpuSeconds(pid))
         const r = await wrk(bin, target.url, opts)
-        const cpu1 = [target.primaryPid, ...pids].map(cpuSeconds)
+        const cpu1 = [target.primaryPid, ...pids].map((pid) => cpuSeconds(pid))
         const us = (i) => ((cpu1[i] - cpu0[i]) * 1e6) / r.requests
         const workerUs = pids.reduce((s, _, i) => s + us(i + 1), 0)
         // The busiest worker's share of the workers' CPU time: how evenly connections were spread.

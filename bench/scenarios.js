@@ -106,7 +106,7 @@ function throughput ({ name, title, path, close }) {
       if (ctx.warmup > 0) await runLoad({ ...load, duration: ctx.warmup })
       const cpuBefore = cpuSeconds(target.measuredPid, target.measuredTid)
       const workers = target.liveWorkerPids()
-      const workersBefore = workers.map(cpuSeconds)
+      const workersBefore = workers.map((pid) => cpuSeconds(pid))
       const startedAt = Date.now()
       const result = await runLoad({ ...load, duration: ctx.duration })
       const workersUsed = workers.map((pid, i) => (cpuSeconds(pid) ?? 0) - (workersBefore[i] ?? 0))
