@@ -64,7 +64,7 @@ const PARTS = {
     : [{ title: `Churn: Connection: close under reloads and a SIGKILL (${nodeVersion(n24)})`, argv: ['churn.js', '--node', n24, '--modes', 'node-cluster,rr,none,reuseport,adopt', ...(q ? ['--rounds', '1', '--duration', '2'] : [])] }],
   scaling: ({ main }) => [{
     title: `Scaling with the number of workers (${nodeVersion(main)})`,
-    argv: ['scaling.js', '--node', main, ...(q ? ['--sizes', '2,4', '--surges', '1,2', '--idle', '1', '--load', '1'] : ['--surges', '1,4,8,16'])]
+    argv: ['scaling.js', '--node', main, ...(q ? ['--sizes', '2,4', '--surges', '1,2', '--settle', '1', '--idle', '1', '--load', '1'] : ['--surges', '1,4,8,16'])]
   }]
 }
 
