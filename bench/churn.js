@@ -52,9 +52,9 @@ function busiestShare (pids, before, after) {
 async function throughput (bin, target, o) {
   await runWrk(bin, { url: target.url, connections: o.connections, duration: 1, close: o.close })
   const pids = target.liveWorkerPids()
-  const before = pids.map(cpuSeconds)
+  const before = pids.map((pid) => cpuSeconds(pid))
   const r = await runWrk(bin, { url: target.url, connections: o.connections, duration: o.duration, close: o.close })
-  return { rps: r.rps, p99Ms: r.p99Ms, failed: r.failed, busiest: busiestShare(pids, before, pids.map(cpuSeconds)) }
+  return { rps: r.rps, p99Ms: r.p99Ms, failed: r.failed, busiest: busiestShare(pids, before, pids.map((pid) => cpuSeconds(pid))) }
 }
 
 /** Three reloads back to back under the load; failed requests over the whole window. */

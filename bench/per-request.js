@@ -5,9 +5,14 @@
  * primary and the workers spent per request (from /proc), which a busy machine disturbs less than req/s.
  *
  *   node bench/per-request.js [--rounds 5] [--duration 5] [--workers 2] [--connections 100] [--node PATH]
- *                             [--variants fc,fc-noready,...] [--close]
+ *                             [--variants fc,fc-noready,...] [--close] [--pin]
+ *
+ * --pin puts every process of the target on CPU 0 and wrk on CPU 1 (taskset): the target's throughput is then
+ * bounded by one core it does not share with the load generator, so the ratio measures CPU per request and the
+ * scheduler's placement of wrk next to one worker stops being a source of round-to-round noise.
  */
 const { execFile } = require('node:child_process')
+const { availableParallelism } = require('node:os')
 const { parseArgs } = require('node:util')
 const { findWrk } = require('./load')
 const { cpuSeconds } = require('./proc')
@@ -23,6 +28,7 @@ const { values: args } = parseArgs({
     node: { type: 'string', default: process.execPath },
     variants: { type: 'string', default: 'node-cluster,fc' },
     close: { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     package: { type: 'string' },
     json: { type: 'boolean', default: false }
   }
@@ -41,12 +47,20 @@ const VARIANTS = {
   'fc-reuseport': { spec: spec('fastify-cluster'), flags: ['--reuse-port'] }
 }
 
-function wrk (bin, url, { connections, duration, close }) {
+/** Pins every thread of `pid` to `cpu`; false where taskset is missing or the process is gone. */
+function pin (pid, cpu) {
+  return new Promise((resolve) => {
+    execFile('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], (err) => { resolve(err === null) })
+  })
+}
+
+function wrk (bin, url, { connections, duration, close, pinned }) {
   const a = ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '--timeout', '10s']
   if (close) a.push('-H', 'Connection: close')
   a.push(url)
   return new Promise((resolve) => {
-    execFile(bin, a, { timeout: (duration + 30) * 1000 }, (err, out) => {
+    const [file, argv] = pinned ? ['taskset', ['-c', '1', bin, ...a]] : [bin, a]
+    execFile(file, argv, { timeout: (duration + 30) * 1000 }, (err, out) => {
       if (err) { resolve(null); return }
       const num = (re) => { const m = re.exec(out); return m === null ? null : Number(m[1]) }
       const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out)
@@ -66,7 +80,8 @@ async function main () {
   const bin = findWrk()
   if (bin === null) { console.error('wrk is not on PATH (apt-get install wrk): skipped'); return }
   const names = args.variants.split(',')
-  const opts = { connections: Number(args.connections), duration: Number(args.duration), close: args.close }
+  if (args.pin && availableParallelism() < 2) { console.error('--pin needs 2 CPUs'); process.exitCode = 2; return }
+  const opts = { connections: Number(args.connections), duration: Number(args.duration), close: args.close, pinned: args.pin }
   const runs = Object.fromEntries(names.map((n) => [n, []]))
   for (let round = 0; round < Number(args.rounds); round++) {
     const order = names.map((_, i) => names[(i + round) % names.length])
@@ -78,11 +93,15 @@ async function main () {
       const target = await startTarget(v.spec, { node: args.node, workers: Number(args.workers), flags: v.flags, cli: cliPath(args.package) })
       process.env = saved
       try {
-        await wrk(bin, target.url, { ...opts, duration: 1 }) // warm-up
         const pids = target.liveWorkerPids()
-        const cpu0 = [target.primaryPid, ...pids].map(cpuSeconds)
+        if (args.pin) {
+          const all = await Promise.all([target.primaryPid, ...pids].map((pid) => pin(pid, 0)))
+          if (all.includes(false)) throw new Error('taskset could not pin the target (is util-linux installed?)')
+        }
+        await wrk(bin, target.url, { ...opts, duration: 1 }) // warm-up
+        const cpu0 = [target.primaryPid, ...pids].map((pid) => cpuSeconds(pid))
         const r = await wrk(bin, target.url, opts)
-        const cpu1 = [target.primaryPid, ...pids].map(cpuSeconds)
+        const cpu1 = [target.primaryPid, ...pids].map((pid) => cpuSeconds(pid))
         const us = (i) => ((cpu1[i] - cpu0[i]) * 1e6) / r.requests
         const workerUs = pids.reduce((s, _, i) => s + us(i + 1), 0)
         // The busiest worker's share of the workers' CPU time: how evenly connections were spread.

@@ -20,19 +20,19 @@ function ticksPerSecond () {
   return clockTicks
 }
 
-/** The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
-function statFields (pid) {
+/** The fields of /proc/<pid>/stat (one thread's: `tid`) after the command name (which may hold spaces and parentheses). */
+function statFields (pid, tid) {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
     return text.slice(text.lastIndexOf(')') + 2).split(' ')
   } catch {
     return null
   }
 }
 
-/** User + system CPU seconds the process has used so far, or null. */
-function cpuSeconds (pid) {
-  const f = statFields(pid)
+/** User + system CPU seconds the process (or only its thread `tid`) has used so far, or null. */
+function cpuSeconds (pid, tid) {
+  const f = statFields(pid, tid)
   if (f === null) return null
   // After the name: state(0) ppid(1) ... utime(11) stime(12).
   return (Number(f[11]) + Number(f[12])) / ticksPerSecond()

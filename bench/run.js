@@ -146,7 +146,7 @@ async function runRound (options, ctx, unsupported, runs) {
   for (const scenario of options.scenarios) {
     for (const [order, spec] of rotate(options.targets, round).entries()) {
       const base = { round, scenario: scenario.name, target: spec.name, order }
-      const reason = unsupported.get(spec.name) ?? scenario.applies(spec)
+      const reason = unsupported.get(spec.name) ?? spec.unsupported?.[scenario.name] ?? scenario.applies(spec)
       if (reason !== null) {
         runs.push({ ...base, status: 'unsupported', reason })
         continue

@@ -7,7 +7,7 @@
  * IPC messages into the primary per second, ours and node:cluster's (counted by a preload in the primary).
  * Throughput is bounded by the cores; the rest is not.
  *
- *   node bench/scaling.js [--sizes 2,8,16,32] [--idle 5] [--load 5] [--node PATH] [--package DIR] [--flags "..."]
+ *   node bench/scaling.js [--sizes 2,8,16,32] [--settle 5] [--idle 10] [--load 5] [--node PATH] [--package DIR] [--flags "..."]
  *                         [--surges 1,4,8]   (also: the reload duration with each --reload-surge, on the largest size)
  */
 const { join } = require('node:path')
@@ -52,7 +52,8 @@ async function main () {
   const { values: a } = parseArgs({
     options: {
       sizes: { type: 'string', default: '2,8,16,32' },
-      idle: { type: 'string', default: '5' },
+      idle: { type: 'string', default: '10' },
+      settle: { type: 'string', default: '5' },
       load: { type: 'string', default: '5' },
       node: { type: 'string', default: process.execPath },
       package: { type: 'string' },
@@ -82,7 +83,8 @@ async function main () {
     try {
       row.coldStartMs = target.readyLine.time - target.proc.spawnedAt
       row.coldStartWallMs = Date.now() - spawned
-      await sleep(1000)
+      // Past the boot's tail (the last workers' first messages, the primary's own JIT and GC) before idle is read.
+      await sleep(Number(a.settle) * 1000)
       const ipc = ipcRate(target, idleMs)
       row.idlePrimaryCpu = await cpuOver(target.primaryPid, idleMs)
       row.idleIpc = await ipc

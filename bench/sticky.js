@@ -96,7 +96,7 @@ async function main () {
         for (const [scenario, close] of [['keepalive', false], ['close', true]]) {
           if (WARMUP > 0) await load(`${running.url}/`, close, WARMUP)
           const pids = [running.primaryPid, ...running.liveWorkerPids()]
-          const before = pids.map(cpuSeconds)
+          const before = pids.map((pid) => cpuSeconds(pid))
           const r = await load(`${running.url}/`, close, DURATION)
           const used = pids.map((pid, i) => (cpuSeconds(pid) ?? NaN) - (before[i] ?? NaN))
           const requests = r.rps * DURATION

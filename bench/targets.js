@@ -10,6 +10,7 @@ const net = require('node:net')
 const { join } = require('node:path')
 const { LoggedProcess } = require('./child')
 const { PM2_DIR, ensurePm2 } = require('./pm2')
+const { WATT_DIR, ensureWatt } = require('./watt')
 
 const ROOT = join(__dirname, '..')
 const FIXTURES = join(__dirname, 'fixtures')
@@ -27,6 +28,7 @@ const BASELINE = 'node-cluster'
  * @property {boolean} multiWorker  runs N workers (false: one process)
  * @property {boolean} [optIn]  runs only when named in --targets
  * @property {boolean} [smoke]  false: left out of smoke runs unless named in --targets
+ * @property {Record<string, string>} [unsupported]  scenario name -> why this target cannot run it
  * @property {(o: { workers: number, port: number, flags: string[], cli: string }) => { args: string[], env?: object }} command
  */
 
@@ -106,6 +108,20 @@ const TARGETS = [
       args: [join(FIXTURES, 'pm2.js')],
       env: { BENCH_WORKERS: String(workers), BENCH_PORT: String(port), BENCH_HOST: HOST, BENCH_PM2_DIR: PM2_DIR }
     })
+  },
+  {
+    name: 'watt',
+    title: 'Platformatic Watt 3 (wattpm start, N worker threads with SO_REUSEPORT; SIGHUP: the restart `wattpm restart` asks for), installed by the bench into a temp dir',
+    supervised: false,
+    multiWorker: true,
+    smoke: false,
+    unsupported: {
+      sigkill: "Watt's workers are threads of one process: SIGKILL takes the whole runtime down, there is no worker process to kill alone"
+    },
+    command: ({ workers, port }) => ({
+      args: [join(FIXTURES, 'watt.js')],
+      env: { BENCH_WORKERS: String(workers), BENCH_PORT: String(port), BENCH_HOST: HOST, BENCH_WATT_DIR: WATT_DIR }
+    })
   }
 ]
 
@@ -154,6 +170,10 @@ async function checkSupport (spec, { node, workers, version, cli, track }) {
     const pm2 = await ensurePm2()
     return 'reason' in pm2 ? pm2.reason : null
   }
+  if (spec.name === 'watt') {
+    const watt = await ensureWatt(version)
+    return 'reason' in watt ? watt.reason : null
+  }
   if (spec.name !== 'fastify-cluster-reuseport') return null
   let help
   try {
@@ -192,6 +212,8 @@ class RunningTarget {
   get primaryPid () { return this.proc.pid }
   /** The process whose CPU and RSS count as the primary's: a wrapper (pm2) names the real one in its ready line. */
   get measuredPid () { return this.readyLine?.measuredPid ?? this.proc.pid }
+  /** The one thread of measuredPid whose CPU counts as the primary's (watt: its workers are threads too), or undefined. */
+  get measuredTid () { return this.readyLine?.measuredTid }
   get url () { return `http://${HOST}:${this.port}` }
 
   /** Pids of workers that reported ready and have not reported an exit (for single: the process itself). */

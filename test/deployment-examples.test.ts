@@ -114,7 +114,7 @@ t.test('examples/kubernetes/deployment.yaml: probes answer, SIGTERM drains (/rea
 
   const { path: readyPath } = container.readinessProbe.httpGet
   const { path: livePath } = container.livenessProbe.httpGet
-  await poll(health, readyPath, (r) => r.status === 200, 10_000, `readinessProbe ${readyPath} 200`)
+  await poll(health, readyPath, (r) => r.status === 200, 60_000, `readinessProbe ${readyPath} 200`)
   t.pass(`readinessProbe GET ${readyPath} is 200`)
   t.equal((await request(health, livePath)).status, 200, `livenessProbe GET ${livePath} is 200`)
   t.equal((await request(health, '/status')).status, 404, '/status is off on --health-address 0.0.0.0')
@@ -209,7 +209,7 @@ t.test('examples/systemd/fastify-cluster.service: ExecReload replaces every work
   t.same(reload.slice(0, 2), ['/bin/kill', '-HUP'], 'ExecReload sends SIGHUP')
   const kill = spawn(reload[0] as string, reload.slice(1), { stdio: 'ignore' })
   t.same(await once(kill, 'exit'), [0, null], 'ExecReload exits 0')
-  const done = await cluster.waitForEvent('cluster:reload:done', 30_000)
+  const done = await cluster.waitForEvent('cluster:reload:done', 120_000)
   t.equal(done.replaced, before.length, 'cluster:reload:done: every slot replaced')
   const after = cluster.liveWorkerPids()
   t.equal(after.length, before.length, 'as many workers as before')

@@ -24,21 +24,21 @@ t.test('examples/hooks: onClose closes the pool on reload and shutdown; the prim
     for (const pid of pidsOf('worker ready')) if (alive(pid)) process.kill(pid, 'SIGKILL')
   })
 
-  const ready = (await until('cluster ready', 1, 15_000))[0]
+  const ready = (await until('cluster ready', 1, 60_000))[0]
   const port = (ready?.address as { port?: number } | undefined)?.port ?? 0
   t.ok(port > 0 && port !== 3000, `PORT=0 is honoured: listening on ephemeral port ${port}`)
-  await until('worker ready', 2, 5000)
+  await until('worker ready', 2, 60_000)
   const first = pidsOf('worker ready')
   t.equal(new Set(first).size, 2, 'WORKERS=2: two workers, each reported once by onWorkerReady')
   t.ok(first.includes(await servedBy(port)), 'a worker of the first generation answers')
 
   // SIGHUP: rolling reload. Each old worker drains (its onClose closes the pool) after its replacement is ready.
   process.kill(cluster.pid, 'SIGHUP')
-  const reloaded = (await until('reloaded', 1, 15_000))[0]
+  const reloaded = (await until('reloaded', 1, 120_000))[0]
   t.match(reloaded, { replaced: 2, aborted: null }, 'onReload: both workers replaced, not aborted')
-  await until('pool closed', 2, 5000)
+  await until('pool closed', 2, 30_000)
   t.same(pidsOf('pool closed').sort(), [...first].sort(), 'onClose ran in each old worker during its drain')
-  await until('worker exit', 2, 5000)
+  await until('worker exit', 2, 30_000)
   t.same(said('worker exit').map((l) => [l.pid, l.reason, l.restartIn]).sort(),
     first.map((pid) => [pid, 'recycled', null]).sort(), 'onWorkerExit: the old workers left as recycled, not restarted')
   const second = pidsOf('worker ready').slice(2)

@@ -23,7 +23,7 @@ for (const format of ['CommonJS', 'ESM'] as const) {
     // A SIGKILLed worker is replaced.
     const victim = [...pids][0] as number
     process.kill(victim, 'SIGKILL')
-    const replacement = await cluster.waitForEvent('worker:ready', 20_000, (l) => !pids.has(l.pid as number))
+    const replacement = await cluster.waitForEvent('worker:ready', 60_000, (l) => !pids.has(l.pid as number))
     await waitUntil(() => cluster.events('worker:exit').some((l) => l.pid === victim), 10_000, 'the killed worker\'s exit')
     const after = await pidsAnswering(port, 3)
     t.ok(after.has(replacement.pid as number), 'the replacement answers')

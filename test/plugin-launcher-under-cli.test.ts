@@ -17,7 +17,7 @@ t.test('an app registering with cluster options, run by the CLI: the CLI\'s opti
 
   // Invalid cluster options are still the same coded error, as a worker boot error.
   const bad = ClusterProcess.cli(t, ['start', '--workers', '1', '-p', '0', '-a', '127.0.0.1', app], { env: { APP_CLUSTER_OPTIONS: '{ "workers": 0 }' } })
-  const bootError = await bad.waitForEvent('worker:boot-error', 30_000)
+  const bootError = await bad.waitForEvent('worker:boot-error', 60_000)
   t.equal(bootError.code, 'FST_CLUSTER_OPTION_OUT_OF_RANGE', 'the resolver\'s code, reported by the worker')
   t.equal(bootError.message, 'workers must be a positive integer up to 1024 or "max", received 0', 'start()\'s message')
 })

@@ -21,7 +21,7 @@ t.test('a leaking worker under keep-alive load is replaced before it is retired:
   t.match(recycle.breaches, [{ metric: 'rss', limit: 250 * 1024 * 1024 }], 'the decision names the measured value and the limit')
   const unhealthy = cluster.events('worker:unhealthy').find((l) => l.pid === leak.pid)
   t.ok(unhealthy !== undefined, 'worker:unhealthy came first')
-  const successor = await cluster.waitForEvent('worker:ready', 10_000, (l) => l.id === recycle.replacementId)
+  const successor = await cluster.waitForEvent('worker:ready', 60_000, (l) => l.id === recycle.replacementId)
   const exit = await cluster.waitForEvent('worker:exit', 10_000, (l) => l.pid === leak.pid)
   t.ok(cluster.lines.indexOf(successor) < cluster.lines.indexOf(exit), 'the replacement was ready before the old worker left')
   t.match(exit, { reason: 'recycled', expected: true, code: 0 }, 'the old worker drained and exited cleanly')

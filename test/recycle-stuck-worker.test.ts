@@ -22,7 +22,7 @@ t.test('an event loop blocked forever under keep-alive load: detected, killed by
   const exit = await cluster.waitForEvent('worker:exit', 3000, (l) => l.pid === stuck.pid)
   t.match(exit, { reason: 'stuck', expected: true, signal: 'SIGKILL' }, 'a busy loop only dies of SIGKILL')
   const forks = await cluster.waitForCount('worker:fork', 3, 3000)
-  await cluster.waitForEvent('worker:ready', 5000, (l) => l.pid === forks[2]?.pid)
+  await cluster.waitForEvent('worker:ready', 60_000, (l) => l.pid === forks[2]?.pid)
   t.equal(cluster.liveWorkerPids().length, 2, 'count back to 2')
 
   const result = await load

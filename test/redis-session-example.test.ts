@@ -81,7 +81,7 @@ t.test('examples/redis-session: a login survives another worker, the kill of its
   const readyBefore = cluster.events('worker:ready').length
   process.kill(creator, 'SIGKILL')
   await cluster.waitForEvent('worker:exit', 15_000, (l) => l.pid === creator)
-  const replacement = (await cluster.waitForCount('worker:ready', readyBefore + 1, 30_000))[readyBefore]?.pid as number
+  const replacement = (await cluster.waitForCount('worker:ready', readyBefore + 1, 60_000))[readyBefore]?.pid as number
   const fromReplacement = await meFrom(t, port, cookie, (pid) => pid === replacement, `the replacement ${replacement}`)
   t.pass(`the replacement (${fromReplacement.pid}) of the killed worker sees the login`)
 

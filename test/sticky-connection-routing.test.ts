@@ -132,7 +132,7 @@ t.test('--sticky ip: a slot without a ready worker hands its clients to the next
   t.ok(during.every((pid) => pid !== victim), `the dead worker's ${victims.length} clients are served elsewhere meanwhile`)
   const othersDuring = await Promise.all(others.map(async (a) => (await from(a)).pid))
   t.same(othersDuring, before.filter((pid) => pid !== victim), 'the other clients did not move')
-  const replacement = await cluster.waitForEvent('worker:ready', 15_000, (l) => !before.includes(l.pid as number))
+  const replacement = await cluster.waitForEvent('worker:ready', 60_000, (l) => !before.includes(l.pid as number))
   const back = await Promise.all(victims.map(async (a) => (await from(a)).pid))
   t.ok(back.every((pid) => pid === replacement.pid), `the replacement inherits every client of its slot (${victims.length})`)
   cluster.child.kill('SIGTERM')

@@ -40,7 +40,7 @@ t.test('--stuck-diagnostics: the stuck worker\'s JS stack is written to a file a
   const exit = await cluster.waitForEvent('worker:exit', 5000, (l) => l.pid === stuck.pid)
   t.match(exit, { reason: 'stuck', signal: 'SIGKILL' }, 'then it is killed as usual')
   t.ok((exit.time as number) - (stuck.time as number) < 3000, 'the capture is bounded')
-  await cluster.waitForCount('worker:ready', 3, 10_000)
+  await cluster.waitForCount('worker:ready', 3, 60_000)
   cluster.child.kill('SIGTERM')
   t.equal((await cluster.exit(15_000)).code, 0)
   await assertGone(cluster.forkedPids(), 5000)

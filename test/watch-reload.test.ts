@@ -50,7 +50,7 @@ t.test('start --watch: a change reloads the workers one by one; ignored paths do
   // An ignored path first, then the app: exactly one reload, and it names only the app.
   writeFileSync(join(dir, 'scratch', 'notes.txt'), 'ignored')
   writeFileSync(app, appSource('v2'))
-  const reload = await cluster.waitForEvent('watch:reload', 10_000)
+  const reload = await cluster.waitForEvent('watch:reload', 30_000)
   t.same(reload.files, [join(dir, 'app.js').slice(ROOT.length + 1)], 'the reload names the changed app file only')
   t.ok(cluster.events('watch:change').length >= 1, '--verbose-watch logs the change')
   t.notOk(cluster.events('watch:change').some((l) => String(l.file).includes('scratch')), 'the ignored path is not seen')
@@ -62,7 +62,7 @@ t.test('start --watch: a change reloads the workers one by one; ignored paths do
   // A syntax error: the replacement fails to boot, the reload stops, the v2 workers keep serving.
   const bootErrorsBefore = cluster.events('worker:boot-error').length
   writeFileSync(app, "module.exports = async function app (fastify, opts) {\n  fastify.get('/', async () => ({ version: 'v3' })\n")
-  const failed = await cluster.waitForEvent('cluster:reload:failed', 30_000)
+  const failed = await cluster.waitForEvent('cluster:reload:failed', 90_000)
   t.equal(failed.aborted, 'failure')
   const bootErrors = cluster.events('worker:boot-error').slice(bootErrorsBefore)
   t.equal(bootErrors.length, 1, 'the error is reported once')
@@ -79,7 +79,7 @@ t.test('start --watch: a change reloads the workers one by one; ignored paths do
   // The app file removed: the cluster serves, so a replacement's load error is not fatal (issue 9's rule): it
   // fails that reload only.
   rmSync(app)
-  await cluster.waitForCount('cluster:reload:failed', 2, 30_000)
+  await cluster.waitForCount('cluster:reload:failed', 2, 90_000)
   t.match(cluster.events('worker:boot-error').at(-1), { code: 'FST_CLUSTER_APP_NOT_FOUND', stage: 'load', fatal: false })
   t.equal((await version(port)).version, 'v3', 'the v3 workers keep serving')
 

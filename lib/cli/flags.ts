@@ -22,7 +22,7 @@ function plainDefault (markdown: string): string | undefined {
 export const CLUSTER_FLAGS: readonly ClusterFlagSpec[] = OPTION_KEYS.flatMap((key) => {
   const spec = OPTIONS[key] as OptionSpec<unknown, unknown>
   if (spec.cli === undefined) return []
-  const shown = plainDefault(spec.docs.default)
+  const shown = spec.cli.shownDefault ?? plainDefault(spec.docs.default)
   return [{
     name: spec.cli.flag,
     type: spec.cli.boolean === true ? 'boolean' : 'string',

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events'
+import { availableParallelism } from 'node:os'
 import type { Logger } from 'pino'
 import { CrashLoopBreaker, decideRestart, isFatalBootError } from './crash-loop.js'
 import { FST_CLUSTER_CRASH_LOOP, FST_CLUSTER_FATAL_BOOT, FST_CLUSTER_NOT_READY } from '../shared/errors.js'
@@ -53,8 +54,13 @@ export class Supervisor {
   #watchdog: NodeJS.Timeout | null = null
   #listen: ListenPlan = {}
   #phase: Phase = 'idle'
-  /** Slots not forked yet at first start: they wait until the first worker has loaded the app file. */
+  /**
+   * Slots not forked yet at first start: they wait until the first worker has loaded the app file, then boot at
+   * most `#bootWindow` at a time. Boots are CPU-bound: 32 at once on 2 cores all finish late together (past
+   * startupTimeout on a busy host); a window brings them up in waves in about the same total time.
+   */
   #held: Slot[] = []
+  readonly #bootWindow: number
   #anyForced = false
   /** Every slot has had a ready worker. */
   #everReady = false
@@ -85,6 +91,8 @@ export class Supervisor {
       forceKillDelay: options.forceKillDelay
     }
     this.#slots = Array.from({ length: options.workers }, (_, index) => newSlot(index))
+    // Two per core keeps every core busy through the I/O and IPC gaps of a boot.
+    this.#bootWindow = Math.max(4, 2 * availableParallelism())
     this.#recycling = new Recycling({
       options,
       log,
@@ -145,8 +153,10 @@ export class Supervisor {
     }
     this.#listen = listen
     const [first, ...rest] = this.#slots
-    this.#held = this.#target.fastifyArgs === undefined ? [] : rest
-    for (const slot of this.#target.fastifyArgs === undefined ? this.#slots : [first]) if (slot !== undefined) this.#fork(slot)
+    this.#held = rest
+    if (first !== undefined) this.#fork(first)
+    // An inline app is this very script, loaded already: no need to wait for the first worker's `loaded`.
+    if (this.#target.fastifyArgs === undefined) this.#releaseHeld()
     // One timer, refreshed after each tick: the watchdog and the recycle policy run every sampleInterval.
     this.#watchdog = setTimeout(() => {
       this.#recycling.tick(this.#clock.now())
@@ -354,10 +364,10 @@ export class Supervisor {
         w.lastHealth = { ...message.sample, receivedAt: now }
         w.lastReportAt = now
         this.#anyReady = true
-        this.#releaseHeld()
         const event = { id: w.id, slot: w.slot.index, pid: w.pid, address: message.address, bootMs: now - w.forkedAt }
         this.#log.info({ event: ClusterEvents.WORKER_READY, ...event }, 'worker ready')
         this.#emit(ClusterEvents.WORKER_READY, event)
+        this.#releaseHeld()
         void callHook(this.#log, 'onWorkerReady', this.#options.onWorkerReady, event)
         w.takeover?.({ ok: true })
         w.takeover = null
@@ -422,7 +432,10 @@ export class Supervisor {
 
   /** The first worker loaded the app file (or got further, or died): fork the slots held back at start. */
   #releaseHeld (): void {
-    for (const slot of this.#held.splice(0)) this.#fork(slot)
+    if (this.#held.length === 0) return
+    let booting = 0
+    for (const w of this.#workers.values()) if (w.life.state === 'starting') booting++
+    for (; booting < this.#bootWindow && this.#held.length > 0; booting++) this.#fork(this.#held.shift() as Slot)
   }
 
   /** Succession (slot.ts), and the retired worker drains. */
@@ -442,7 +455,6 @@ export class Supervisor {
     // What killed it, for the crash-loop message: its uncaught error, its boot error, or the exit code.
     const describe = w.error !== null ? describeError(w.error) : w.bootError ?? `exit code ${String(code)}, signal ${String(signal)}`
     if (!outcome.expected) this.#lastError = describe
-    this.#releaseHeld()
 
     let restartIn: number | null = null
     if (slot.successor === w) {
@@ -468,6 +480,8 @@ export class Supervisor {
     this.#log[level]({ event: ClusterEvents.WORKER_EXIT, ...event }, 'worker exited')
     this.#emit(ClusterEvents.WORKER_EXIT, event)
     void callHook(this.#log, 'onWorkerExit', this.#options.onWorkerExit, event)
+    // After the exit is told: a held slot's fork follows it in the log.
+    this.#releaseHeld()
     this.#checkDegraded()
     this.#maybeFinish()
   }

@@ -61,6 +61,8 @@ export interface OptionCli {
   fromFlag?: (raw: string | boolean) => unknown
   /** The flag turns the option off (`--no-control`); the env var keeps the option's own sense. */
   negate?: true
+  /** The default `--help` shows, where the flag's value differs in kind from the option's (a level, not a logger). */
+  shownDefault?: string
 }
 
 /** One option: everything about it, written once. `In` is what users may pass, `Out` what the cluster uses. */
@@ -626,7 +628,7 @@ export const OPTIONS = {
   logger: option<boolean | LoggerOptions | Logger, boolean | LoggerOptions | Logger>({
     parse: parseLogger,
     default: true,
-    cli: cli('cluster-log-level', "Level of the primary's own log (pino JSON on stdout)", { fromFlag: (raw) => ({ level: raw }) }),
+    cli: cli('cluster-log-level', "Level of the primary's own log (pino JSON on stdout)", { fromFlag: (raw) => ({ level: raw }), shownDefault: 'info' }),
     docs: { type: 'boolean | LoggerOptions | Logger', default: '`true`', flag: '`--cluster-log-level` (sets the level)' }
   }),
   /** Called after a worker is forked, with the `worker:fork` payload. Errors are logged, never thrown. */
