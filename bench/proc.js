@@ -30,8 +30,11 @@ function statFields (pid, tid) {
   }
 }
 
-/** User + system CPU seconds the process (or only its thread `tid`) has used so far, or null. */
-function cpuSeconds (pid, tid) {
+/**
+ * User + system CPU seconds the process (or only its thread `tid`) has used so far, or null. The thread comes in an
+ * options object so that `pids.map(cpuSeconds)` (index as second argument) still reads whole processes.
+ */
+function cpuSeconds (pid, { tid } = {}) {
   const f = statFields(pid, tid)
   if (f === null) return null
   // After the name: state(0) ppid(1) ... utime(11) stime(12).

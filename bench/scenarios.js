@@ -104,7 +104,7 @@ function throughput ({ name, title, path, close }) {
     run: async (spec, ctx) => await withTarget(spec, ctx, {}, async (target) => {
       const load = { url: `${target.url}${path}`, connections: ctx.connections, close }
       if (ctx.warmup > 0) await runLoad({ ...load, duration: ctx.warmup })
-      const cpuBefore = cpuSeconds(target.measuredPid, target.measuredTid)
+      const cpuBefore = cpuSeconds(target.measuredPid, { tid: target.measuredTid })
       const workers = target.liveWorkerPids()
       const workersBefore = workers.map((pid) => cpuSeconds(pid))
       const startedAt = Date.now()
@@ -117,7 +117,7 @@ function throughput ({ name, title, path, close }) {
         // socket cycles before (its queue keeps the unanswered write): a latency it reports there is meaningless.
         ...(close ? {} : { p99Ms: result.p99Ms }),
         failed: result.failed,
-        primaryCpuPct: cpuPercent(cpuBefore, cpuSeconds(target.measuredPid, target.measuredTid), Date.now() - startedAt),
+        primaryCpuPct: cpuPercent(cpuBefore, cpuSeconds(target.measuredPid, { tid: target.measuredTid }), Date.now() - startedAt),
         // How evenly the work was spread: the busiest worker's share of the workers' CPU time (1 / N is even).
         ...(workers.length > 1 && workersTotal > 0 ? { busiestShare: Math.max(...workersUsed) / workersTotal } : {})
       }
@@ -319,10 +319,10 @@ const idle = {
   run: async (spec, ctx) => await withTarget(spec, ctx, {}, async (target) => {
     // Let the start settle (first health samples, GC) before sampling.
     await measureWindow(Math.min(1000, ctx.idleSeconds * 1000))
-    const before = cpuSeconds(target.measuredPid, target.measuredTid)
+    const before = cpuSeconds(target.measuredPid, { tid: target.measuredTid })
     const startedAt = Date.now()
     await measureWindow(ctx.idleSeconds * 1000)
-    const cpuPct = cpuPercent(before, cpuSeconds(target.measuredPid, target.measuredTid), Date.now() - startedAt)
+    const cpuPct = cpuPercent(before, cpuSeconds(target.measuredPid, { tid: target.measuredTid }), Date.now() - startedAt)
     const rss = rssBytes(target.measuredPid)
     const notes = cpuPct === null ? ['/proc is not available: no CPU or RSS reading'] : []
     return { metrics: { cpuPct, rssMB: rss === null ? null : rss / MB }, notes }
